@@ -1,0 +1,1 @@
+"""The keras-tl command line."""

@@ -1,0 +1,99 @@
+"""One function per subcommand: parse nothing, print results, delegate to the public API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from keras_tl.errors import KerasTLError
+
+
+def train(args) -> int:
+    from keras_tl import api
+    from keras_tl.config import load_config
+
+    config = load_config(args.config, args.override)
+    run = api.train_model(config, overwrite=args.overwrite, resume=args.resume)
+    _print_metrics(run)
+    print(run.path)
+    return 0
+
+
+def evaluate(args) -> int:
+    from keras_tl import api
+
+    metrics = api.evaluate_model(args.run_dir, args.split)
+    _print_metric_lines(metrics)
+    return 0
+
+
+def predict(args) -> int:
+    from keras_tl.predict import predict_files
+
+    predictor = _predictor_for(args.model)
+    for prediction in predict_files(predictor, args.inputs, k=args.top_k, text=args.text):
+        scores = ", ".join(f"{label} {score:.3f}" for label, score in prediction.top)
+        print(f"{prediction.path}: {scores}")
+    return 0
+
+
+def data_check(args) -> int:
+    from keras_tl import api
+    from keras_tl.config import load_config
+
+    config = load_config(overrides=[f"data.source={args.source}", *args.override])
+    report, counts = api.check_data(config)
+    for line in report.summary_lines():
+        print(line)
+    print("usable images per class: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    empty = [k for k, v in counts.items() if v == 0]
+    return 1 if empty or not counts else 0
+
+
+def quickstart(args) -> int:
+    from keras_tl.quickstart import run_quickstart
+
+    run = run_quickstart(args.output_dir, overrides=args.override)
+    _print_metrics(run)
+    print("next: keras-tl predict", run.path, "IMAGE.png   |   keras-tl export", run.path)
+    print(f"report: {run.report_file}")
+    print(run.path)
+    return 0
+
+
+def export(args) -> int:
+    from export import api as export_api  # the top-level export package (design.md section 3)
+
+    return export_api.run_from_cli(args)
+
+
+def benchmark(args) -> int:
+    from export import api as export_api
+
+    return export_api.benchmark_from_cli(args)
+
+
+def _predictor_for(model: str):
+    path = Path(model)
+    if path.suffix.lower() in (".tflite", ".onnx"):
+        from export import runtimes
+
+        return runtimes.predictor_for(path)
+    if not path.exists():
+        raise KerasTLError(f"model not found: {path}")
+    from keras_tl.predict import KerasPredictor
+
+    return KerasPredictor.from_path(path)
+
+
+def _print_metrics(run) -> None:
+    if run.metrics_file.is_file():
+        everything = json.loads(run.metrics_file.read_text(encoding="utf-8"))
+        for split, metrics in everything.items():
+            print(f"{split} split:", end=" ")
+            _print_metric_lines(metrics)
+
+
+def _print_metric_lines(metrics: dict) -> None:
+    shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    print(", ".join(f"{k} {v:.4f}" for k, v in shown.items()) + f" ({metrics.get('samples', 0)} images)")

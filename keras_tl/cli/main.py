@@ -1,0 +1,102 @@
+"""``keras-tl``: a thin command line over keras_tl's public API (and the export package).
+
+Every failure the user can fix is one line on stderr and exit status 2; tracebacks are for bugs, behind --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+from keras_tl.cli import commands
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keras-tl", description="Transfer learning for image classifiers that ship to phones and edge boards.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", help="train a model from a YAML config (rerun to resume)")
+    p.add_argument("config", help="experiment config (YAML)")
+    _overrides(p)
+    p.add_argument("--resume", action="store_true", help="continue an existing run even if settings changed")
+    p.add_argument("--overwrite", action="store_true", help="delete an existing run of the same name first")
+    p.set_defaults(func=commands.train)
+
+    p = sub.add_parser("evaluate", help="metrics of a run's model on one of its splits")
+    p.add_argument("run_dir")
+    p.add_argument("--split", choices=("train", "val", "test"), default=None)
+    p.set_defaults(func=commands.evaluate)
+
+    p = sub.add_parser("export", help="TFLite / ONNX artifacts of a run, verified against the Keras model")
+    p.add_argument("run_dir")
+    p.add_argument("--formats", help="comma list: tflite,onnx")
+    p.add_argument("--quantize", help="comma list: fp32,fp16,dynamic,int8")
+    p.add_argument("--prune", type=float, help="target sparsity of prunable layers, e.g. 0.5")
+    p.add_argument("--qat", action="store_true", help="quantization-aware training, then int8 TFLite")
+    p.add_argument("--keep-failed", action="store_true", help="keep artifacts that fail verification (.failed)")
+    _overrides(p)
+    p.set_defaults(func=commands.export)
+
+    p = sub.add_parser("predict", help="top-k labels for images (.keras, .tflite, .onnx or a run folder)")
+    p.add_argument("model", help="a run folder or a .keras / .tflite / .onnx file")
+    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p.add_argument("--text", help="text input for image+text models")
+    p.add_argument("--top-k", type=int, default=3)
+    p.set_defaults(func=commands.predict)
+
+    p = sub.add_parser("benchmark", help="size, accuracy, agreement and latency of a run's model and artifacts")
+    p.add_argument("run_dir")
+    _overrides(p)
+    p.set_defaults(func=commands.benchmark)
+
+    p = sub.add_parser("data", help="data tools")
+    data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    c = data_sub.add_parser("check", help="scan an image folder or manifest and report problems (writes nothing)")
+    c.add_argument("source", help="image folder (one sub-folder per class) or .csv/.jsonl manifest")
+    _overrides(c)
+    c.set_defaults(func=commands.data_check)
+
+    p = sub.add_parser("quickstart", help="offline end-to-end demo: data, pretrained base, both phases, evaluation")
+    p.add_argument("--output-dir", default="runs")
+    _overrides(p)
+    p.set_defaults(func=commands.quickstart)
+    return parser
+
+
+def _overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. -o train.phase1.epochs=3 (repeatable)")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    from keras_tl.cli.quiet import import_tensorflow_quietly
+    from keras_tl.errors import KerasTLError
+
+    import_tensorflow_quietly(enabled=not args.debug)
+    try:
+        return args.func(args) or 0
+    except KerasTLError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - a bug: one line by default, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The typed experiment config: one model per YAML section, every field with a default.
+
+Unknown keys are rejected (``extra="forbid"``) so that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AugmentConfig(Section):
+    """Random augmentation applied to training batches only (never at evaluation or export)."""
+
+    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = "horizontal"
+    rotation: float = Field(0.05, ge=0, le=1, description="fraction of a full turn")
+    zoom: float = Field(0.1, ge=0, lt=1)
+    contrast: float = Field(0.1, ge=0, le=1)
+
+
+class DataConfig(Section):
+    source: str = Field("", description="image folder (one sub-folder per class) or a .csv/.jsonl manifest")
+    image_column: str = "image"
+    label_column: str = "label"
+    text_column: str = "text"
+    label_separator: str = Field("|", min_length=1, description="separates labels of one image when multi_label")
+    val_fraction: float = Field(0.15, ge=0, lt=1)
+    test_fraction: float = Field(0.15, ge=0, lt=1)
+    batch_size: int = Field(32, ge=1)
+    cache: Literal["memory", "disk", "none"] = "memory"
+    augment: AugmentConfig = AugmentConfig()
+    class_weights: Literal["none", "balanced"] = "none"
+    allow_outside_root: bool = Field(False, description="let manifest paths point outside the manifest's folder")
+    scan_workers: int = Field(8, ge=1)
+
+
+class ModelConfig(Section):
+    backbone: str = "mobilenetv2"
+    weights: str = Field("imagenet", description="imagenet | none | PATH (.weights.h5, .h5 or .keras)")
+    input_size: Optional[int] = Field(None, ge=8, description="square input side; default from the backbone")
+    alpha: Optional[float] = Field(None, gt=0, description="width multiplier (MobileNet families only)")
+    pooling: Literal["avg", "max"] = "avg"
+    dropout: float = Field(0.2, ge=0, lt=1)
+    hidden_units: list[int] = Field(default_factory=list)
+    multi_label: bool = False
+
+
+class PhaseConfig(Section):
+    epochs: int = Field(5, ge=0)
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class FineTuneConfig(PhaseConfig):
+    epochs: int = Field(5, ge=0)
+    learning_rate: float = Field(1e-5, gt=0)
+    fine_tune_from: Optional[Union[int, str]] = Field(
+        None, description="top N base layers (int) or the first layer/block name to unfreeze; default per backbone"
+    )
+    warmup_epochs: float = Field(1.0, ge=0)
+    layerwise_lr_decay: float = Field(1.0, gt=0, le=1, description="1.0 = off; <1 lowers the LR toward the input")
+    lr_groups: int = Field(4, ge=1, description="groups of unfrozen base layers that share one decayed LR")
+
+
+class TrainConfig(Section):
+    phase1: PhaseConfig = PhaseConfig()
+    phase2: FineTuneConfig = FineTuneConfig()
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    early_stopping_patience: int = Field(5, ge=0, description="0 = off")
+    restore_best: bool = True
+    deterministic: bool = True
+    verbose: Literal[0, 1, 2] = 2
+
+
+class EvaluateConfig(Section):
+    split: Literal["train", "val", "test"] = "test"
+    top_k: int = Field(3, ge=1)
+
+
+class VerifyThresholds(Section):
+    """Minimum top-1 agreement with the Keras model for an exported artifact to pass."""
+
+    float_agreement: float = Field(0.99, ge=0, le=1, description="fp32 and fp16 artifacts")
+    int8_agreement: float = Field(0.97, ge=0, le=1, description="dynamic-range and full-int8 artifacts")
+
+
+class BenchmarkConfig(Section):
+    runs: int = Field(50, ge=1)
+    warmup: int = Field(5, ge=0)
+    threads: int = Field(2, ge=1)
+
+
+class ExportConfig(Section):
+    formats: list[Literal["tflite", "onnx"]] = Field(default_factory=lambda: ["tflite", "onnx"])
+    quantize: list[Literal["fp32", "fp16", "dynamic", "int8"]] = Field(
+        default_factory=lambda: ["fp32", "fp16", "dynamic", "int8"]
+    )
+    representative_samples: int = Field(100, ge=1, description="train-split images that calibrate int8")
+    int8_image_input: Literal["uint8", "float32"] = "uint8"
+    opset: int = Field(17, ge=13)
+    allow_flex_ops: bool = False
+    keep_failed: bool = False
+    thresholds: VerifyThresholds = VerifyThresholds()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
+    prune: Optional[float] = Field(None, gt=0, lt=1, description="target sparsity of prunable layers")
+    qat: bool = False
+
+
+class ExperimentConfig(Section):
+    name: str = Field("", description="run name; default: the config file's stem")
+    output_dir: str = "runs"
+    seed: int = 42
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    export: ExportConfig = ExportConfig()

@@ -1,0 +1,130 @@
+"""A run's data, ready for training: label names, the saved splits and where each image is decoded from."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from keras_tl.config.schema import AugmentConfig, DataConfig
+from keras_tl.data.pipeline import encode_targets, make_dataset
+from keras_tl.data.scan import ScanReport, scan
+from keras_tl.data.sources import Sample, list_source
+from keras_tl.data.split import SPLITS, load_split, save_splits, small_class_warnings, stratified_split
+from keras_tl.errors import DataError
+from keras_tl.run import RunFolder
+
+
+@dataclass
+class PreparedData:
+    label_names: list[str]
+    splits: dict[str, list[Sample]]
+    decode_paths: dict[str, str]
+    multi_label: bool
+    report: Optional[ScanReport] = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def has_text(self) -> bool:
+        return any(s.text is not None for samples in self.splits.values() for s in samples)
+
+    def paths(self, split: str) -> list[str]:
+        return [self.decode_paths[s.path] for s in self.splits[split]]
+
+    def targets(self, split: str) -> np.ndarray:
+        return encode_targets([s.labels for s in self.splits[split]], self.label_names, self.multi_label)
+
+    def dataset(self, split: str, *, image_size: int, batch_size: int, training: bool, seed: int,
+                augment: Optional[AugmentConfig] = None, cache: str = "memory",
+                cache_file: Optional[Path] = None, extra_inputs: Optional[dict[str, np.ndarray]] = None,
+                ) -> tf.data.Dataset:
+        return make_dataset(self.paths(split), self.targets(split), image_size=image_size, batch_size=batch_size,
+                            training=training, seed=seed, augment=augment, cache=cache, cache_file=cache_file,
+                            extra_inputs=extra_inputs)
+
+
+def check_source(data: DataConfig, multi_label: bool = False, *, convert_dir: Optional[Path] = None,
+                 progress: Optional[Callable[[Iterable], Iterable]] = None) -> tuple[list[Sample], ScanReport]:
+    """List and scan a source; return the usable samples and the report (nothing written without convert_dir)."""
+    listing = list_source(data.source, multi_label=multi_label, label_separator=data.label_separator,
+                          image_column=data.image_column, label_column=data.label_column,
+                          text_column=data.text_column, allow_outside_root=data.allow_outside_root)
+    report = scan(listing, convert_dir, workers=data.scan_workers, progress=progress)
+    usable_paths = set(report.decode_paths())
+    return [s for s in listing.samples if s.path in usable_paths], report
+
+
+def prepare_data(data: DataConfig, run: RunFolder, *, seed: int, multi_label: bool,
+                 progress: Optional[Callable[[Iterable], Iterable]] = None) -> PreparedData:
+    """Scan the source, split it, and save labels, splits and the scan report into the run folder."""
+    samples, report = check_source(data, multi_label, convert_dir=run.converted_dir, progress=progress)
+    label_names = sorted({label for s in samples for label in s.labels} | _listed_classes(report, data))
+    _require_every_class(samples, label_names, report)
+    splits = stratified_split(samples, val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=seed,
+                              content_hash=report.content_hashes())
+    _require_splits(splits, data)
+    run.data_dir.mkdir(parents=True, exist_ok=True)
+    report.save(run.scan_report_file)
+    save_splits(splits, run.splits_dir, data.label_separator)
+    run.write_labels(label_names)
+    return PreparedData(label_names, splits, report.decode_paths(), multi_label, report)
+
+
+def load_prepared(run: RunFolder, data: DataConfig, multi_label: bool) -> PreparedData:
+    """The data exactly as the run saw it: same labels, same split files, same converted images."""
+    label_names = run.labels()
+    if not run.scan_report_file.is_file():
+        raise DataError(f"{run.path} has no data scan report; rerun 'keras-tl train' on it")
+    report = ScanReport.load(run.scan_report_file)
+    splits = {name: load_split(run.splits_dir, name, data.label_separator) for name in SPLITS}
+    decode_paths = report.decode_paths()
+    missing = [s.path for samples in splits.values() for s in samples if s.path not in decode_paths]
+    if missing:
+        raise DataError(f"split files name {len(missing)} images the scan report does not know, e.g. {missing[0]}")
+    gone = [p for p in decode_paths.values() if not Path(p).is_file()]
+    if gone:
+        raise DataError(f"{len(gone)} images of this run are gone from disk, e.g. {gone[0]}")
+    return PreparedData(label_names, splits, decode_paths, multi_label, report)
+
+
+def warnings_for(prepared: PreparedData) -> list[str]:
+    return small_class_warnings(prepared.splits, prepared.label_names)
+
+
+def label_counts(samples: list[Sample]) -> Counter:
+    return Counter(label for s in samples for label in s.labels)
+
+
+def _listed_classes(report: ScanReport, data: DataConfig) -> set[str]:
+    """Class folders count as classes even when none of their images survived the scan."""
+    root = Path(report.root)
+    if Path(data.source).is_dir():
+        return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    return set()
+
+
+def _require_every_class(samples: list[Sample], label_names: list[str], report: ScanReport) -> None:
+    counts = label_counts(samples)
+    empty = [name for name in label_names if counts[name] == 0]
+    if empty:
+        bad = sum(1 for q in report.quarantined if q["path"].split("/")[0] in empty)
+        raise DataError(f"class '{empty[0]}' has no usable images ({bad} quarantined); "
+                        "add images or remove the folder" + (f" (also empty: {', '.join(empty[1:])})" if empty[1:] else ""))
+    if len(label_names) < 2:
+        raise DataError(f"found {len(label_names)} class; a classifier needs at least 2")
+
+
+def _require_splits(splits: dict[str, list[Sample]], data: DataConfig) -> None:
+    if not splits["train"]:
+        raise DataError("the train split is empty: every image went to val/test")
+    for name, fraction in (("val", data.val_fraction), ("test", data.test_fraction)):
+        if fraction > 0 and not splits[name]:
+            raise DataError(f"the {name} split is empty: too few images for data.{name}_fraction={fraction} "
+                            "(add images or set that fraction to 0)")

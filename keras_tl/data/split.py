@@ -1,0 +1,88 @@
+"""Seeded, stratified train/val/test split that keeps identical files together (no leakage across splits)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Optional
+
+from keras_tl.data.sources import Sample
+from keras_tl.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+def stratified_split(samples: list[Sample], *, val_fraction: float, test_fraction: float, seed: int,
+                     content_hash: Optional[dict[str, str]] = None) -> dict[str, list[Sample]]:
+    """Split each class (by its first label) in the given proportions; rows with a fixed split keep it."""
+    if val_fraction + test_fraction >= 1:
+        raise DataError("data.val_fraction + data.test_fraction must be below 1 (the train split needs images)")
+    content_hash = content_hash or {}
+    out: dict[str, list[Sample]] = {name: [] for name in SPLITS}
+    # Identical files form one group so that a duplicate never lands on both sides of a split.
+    groups: dict[str, dict[str, list[Sample]]] = defaultdict(dict)
+    for sample in samples:
+        if sample.split:
+            out[sample.split].append(sample)
+            continue
+        key = content_hash.get(sample.path, sample.path)
+        groups[sample.label].setdefault(key, []).append(sample)
+    rng = random.Random(seed)
+    for label in sorted(groups):
+        members = [groups[label][key] for key in sorted(groups[label])]
+        rng.shuffle(members)
+        n = len(members)
+        n_test = round(n * test_fraction)
+        n_val = round(n * val_fraction)
+        while n_test + n_val >= n and (n_test or n_val):
+            if n_test >= n_val:
+                n_test -= 1
+            else:
+                n_val -= 1
+        cut_test, cut_val = n_test, n_test + n_val
+        for i, group in enumerate(members):
+            name = "test" if i < cut_test else "val" if i < cut_val else "train"
+            out[name].extend(group)
+    for name in SPLITS:
+        out[name].sort(key=lambda s: s.path)
+    return out
+
+
+def small_class_warnings(splits: dict[str, list[Sample]], labels: list[str]) -> list[str]:
+    warnings = []
+    for split in ("val", "test"):
+        if not splits[split]:
+            continue
+        present = {label for s in splits[split] for label in s.labels}
+        missing = [label for label in labels if label not in present]
+        if missing:
+            warnings.append(f"{split} split has no image of: {', '.join(missing)} (too few images in those classes)")
+    return warnings
+
+
+def save_splits(splits: dict[str, list[Sample]], folder: Path, label_separator: str = "|") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SPLITS:
+        lines = []
+        for s in splits[name]:
+            fields = [s.path, label_separator.join(s.labels)]
+            if s.text is not None:
+                fields.append(json.dumps(s.text, ensure_ascii=False))
+            lines.append("\t".join(fields))
+        (folder / f"{name}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def load_split(folder: Path, name: str, label_separator: str = "|") -> list[Sample]:
+    path = folder / f"{name}.txt"
+    if not path.is_file():
+        raise DataError(f"split file not found: {path}")
+    samples = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line:
+            continue
+        fields = line.split("\t")
+        text = json.loads(fields[2]) if len(fields) > 2 else None
+        samples.append(Sample(path=fields[0], labels=tuple(fields[1].split(label_separator)), text=text, split=name))
+    return samples

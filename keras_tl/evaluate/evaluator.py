@@ -1,0 +1,44 @@
+"""Evaluate a run's model on one of its saved splits and write metrics.json and the plots."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import keras
+import numpy as np
+
+from keras_tl.data import PreparedData, load_prepared
+from keras_tl.errors import DataError
+from keras_tl.evaluate.metrics import classification_metrics
+from keras_tl.evaluate.plots import plot_confusion
+from keras_tl.models import input_size, load_trained_model
+from keras_tl.run import RunFolder, atomic_write_text
+
+
+def predict_split(model: keras.Model, data: PreparedData, split: str, *, image_size: int, batch_size: int,
+                  seed: int) -> np.ndarray:
+    ds = data.dataset(split, image_size=image_size, batch_size=batch_size, training=False, seed=seed, cache="none")
+    return model.predict(ds.map(lambda x, y: x), verbose=0)
+
+
+def evaluate_run(run: RunFolder, split: Optional[str] = None, *, model: Optional[keras.Model] = None,
+                 data: Optional[PreparedData] = None) -> dict:
+    """Metrics of the run's model on ``split`` (default: config evaluate.split); updates metrics.json."""
+    config = run.config()
+    split = split or config.evaluate.split
+    data = data or load_prepared(run, config.data, config.model.multi_label)
+    if not data.splits[split]:
+        raise DataError(f"the {split} split of {run.path} is empty; evaluate another split with --split")
+    model = model or load_trained_model(run.require_model())
+    probs = predict_split(model, data, split, image_size=input_size(config.model),
+                          batch_size=config.data.batch_size, seed=config.seed)
+    metrics = classification_metrics(data.targets(split), probs, data.label_names, top_k=config.evaluate.top_k,
+                                     multi_label=data.multi_label)
+    metrics["split"] = split
+    everything = json.loads(run.metrics_file.read_text(encoding="utf-8")) if run.metrics_file.is_file() else {}
+    everything[split] = metrics
+    atomic_write_text(run.metrics_file, json.dumps(everything, indent=2))
+    if "confusion_matrix" in metrics:
+        plot_confusion(metrics["confusion_matrix"], data.label_names, run.plots_dir / f"confusion_{split}.png")
+    return metrics

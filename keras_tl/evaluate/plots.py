@@ -1,0 +1,62 @@
+"""PNG plots of a run: training curves (phase boundary marked) and the confusion matrix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: runs write files, never open windows
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_history(rows: list[dict], path: Path) -> Path:
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+            values = [_float(r.get(key)) for r in rows]
+            if any(v is not None for v in values):
+                ax.plot(epochs, [np.nan if v is None else v for v in values], style, marker="o", label=key)
+        phase2 = [e for e, r in zip(epochs, rows) if r.get("phase") == 2]
+        if phase2:
+            ax.axvline(phase2[0] - 0.5, color="gray", linestyle=":", label="fine-tune starts")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]], label_names: Sequence[str], path: Path) -> Path:
+    data = np.asarray(matrix)
+    side = max(4.0, 0.5 * len(label_names) + 2)
+    fig, ax = plt.subplots(figsize=(side, side))
+    ax.imshow(data, cmap="Blues")
+    ax.set_xticks(range(len(label_names)), label_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(label_names)), label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if len(label_names) <= 30:
+        threshold = data.max() / 2 if data.size else 0
+        for i in range(data.shape[0]):
+            for j in range(data.shape[1]):
+                ax.text(j, i, str(data[i, j]), ha="center", va="center",
+                        color="white" if data[i, j] > threshold else "black", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,29 @@
+"""Load a trained model file safely (Keras safe mode: no code from the file ever runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from keras_tl.errors import ModelError
+from keras_tl.models import preprocessing  # noqa: F401 - registers keras_tl layers before deserialising
+
+
+def load_trained_model(path: str | Path) -> keras.Model:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    try:
+        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - corrupt, foreign or unsafe files all become one clear line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelError(f"cannot load model {path}: {first[:240]}") from None
+
+
+def save_model_atomically(model: keras.Model, path: str | Path) -> None:
+    """Save next to the target and rename, so an interrupted save never leaves a broken model.keras."""
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".partial.keras")
+    model.save(str(tmp))
+    tmp.replace(path)

@@ -1,0 +1,118 @@
+"""The run folder: the one place a training run writes to, and what every later command reads.
+
+Layout (design.md section 4): config.yaml, labels.txt, splits/, model.keras, history.csv, metrics.json,
+plots/, report.md, tensorboard/, checkpoints/, export/ -- plus data/ for the scan report and converted images.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from keras_tl.errors import RunFolderError
+
+
+class RunFolder:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # -- layout ---------------------------------------------------------------------------------------------
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def labels_file(self) -> Path:
+        return self.path / "labels.txt"
+
+    @property
+    def splits_dir(self) -> Path:
+        return self.path / "splits"
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def history_file(self) -> Path:
+        return self.path / "history.csv"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.path / "plots"
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / "report.md"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.path / "export"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    @property
+    def scan_report_file(self) -> Path:
+        return self.data_dir / "scan_report.json"
+
+    @property
+    def converted_dir(self) -> Path:
+        return self.data_dir / "converted"
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def labels(self) -> list[str]:
+        if not self.labels_file.is_file():
+            raise RunFolderError(f"{self.path} is not a keras-tl run folder (no labels.txt)")
+        return [line for line in self.labels_file.read_text(encoding="utf-8").splitlines() if line]
+
+    def write_labels(self, labels: list[str]) -> None:
+        atomic_write_text(self.labels_file, "".join(label + "\n" for label in labels))
+
+    def config(self):
+        from keras_tl.config import read_yaml, validate_config
+
+        if not self.config_file.is_file():
+            raise RunFolderError(f"{self.path} is not a keras-tl run folder (no config.yaml)")
+        return validate_config(read_yaml(self.config_file))
+
+    def require_model(self) -> Path:
+        if not self.model_file.is_file():
+            raise RunFolderError(f"{self.path} has no trained model (model.keras); run 'keras-tl train' first")
+        return self.model_file
+
+    def ensure(self) -> "RunFolder":
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as err:
+            raise RunFolderError(f"cannot write to run folder {self.path}: {err.strerror or err}") from None
+        return self
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so an interruption never leaves a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def find_run(path: str | Path) -> Optional[RunFolder]:
+    run = RunFolder(path)
+    return run if run.config_file.is_file() else None

@@ -1,0 +1,48 @@
+"""Which layers train in each phase. BatchNorm layers of the base never train: their ImageNet statistics are
+what the pretrained weights expect, and Keras 3 would update them in training mode once the base is trainable."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Optional, Union
+
+import keras
+
+from keras_tl.errors import ModelError
+from keras_tl.models import base_layers, get_backbone
+
+
+def freeze_base(model: keras.Model) -> None:
+    """Phase 1: only our own layers (head, projections) train."""
+    for layer in base_layers(model):
+        layer.trainable = False
+
+
+def unfreeze_top(model: keras.Model, fine_tune_from: Optional[Union[int, str]], backbone: str) -> list[keras.layers.Layer]:
+    """Phase 2: unfreeze the base from the boundary to the top, BatchNorm excluded. Returns the unfrozen layers."""
+    layers = base_layers(model)
+    start = boundary_index(layers, fine_tune_from if fine_tune_from is not None else get_backbone(backbone).fine_tune_from)
+    unfrozen = []
+    for i, layer in enumerate(layers):
+        trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = trainable
+        if trainable and layer.weights:
+            unfrozen.append(layer)
+    return unfrozen
+
+
+def boundary_index(layers: list[keras.layers.Layer], fine_tune_from: Union[int, str]) -> int:
+    """Index of the first base layer to unfreeze: the top N layers (int) or the first layer of a named block."""
+    if isinstance(fine_tune_from, int):
+        if fine_tune_from < 0:
+            raise ModelError("train.phase2.fine_tune_from must be >= 0 (the number of top base layers to unfreeze)")
+        return max(len(layers) - fine_tune_from, 0)
+    pattern = re.compile(rf"^{re.escape(fine_tune_from)}($|[^0-9A-Za-z])")
+    for i, layer in enumerate(layers):
+        if pattern.match(layer.name):
+            return i
+    names = [layer.name for layer in layers]
+    close = difflib.get_close_matches(fine_tune_from, names, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise ModelError(f"train.phase2.fine_tune_from='{fine_tune_from}' names no layer or block of the base{hint}")

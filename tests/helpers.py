@@ -1,0 +1,101 @@
+"""Builders for the tests' real files: images drawn with Pillow, configs, and a small base model."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+CLASSES = {"circle": (220, 40, 40), "square": (40, 180, 60), "triangle": (40, 70, 220)}
+
+
+def draw_shape(kind: str, color, size: int = 40, seed: int = 0) -> Image.Image:
+    rng = random.Random(seed)
+    background = tuple(rng.randint(200, 255) for _ in range(3))
+    image = Image.new("RGB", (size, size), background)
+    draw = ImageDraw.Draw(image)
+    r = rng.randint(size // 4, size // 3)
+    cx, cy = rng.randint(r, size - r), rng.randint(r, size - r)
+    if kind == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=color)
+    elif kind == "square":
+        draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=color)
+    else:
+        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=color)
+    return image
+
+
+def make_image_folder(root: Path, per_class: int = 12, size: int = 40) -> Path:
+    for c, (kind, color) in enumerate(CLASSES.items()):
+        folder = root / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            image = draw_shape(kind, color, size, seed=c * 1000 + i)
+            if i % 3 == 0:
+                image.save(folder / f"{kind}_{i:03d}.jpg", quality=92)
+            else:
+                image.save(folder / f"{kind}_{i:03d}.png")
+    return root
+
+
+def tiny_config(runs: Path, data_dir: Path, weights: Path | str, **sections):
+    from keras_tl.config import load_config
+
+    base = {
+        "name": "tiny",
+        "output_dir": str(runs),
+        "seed": 7,
+        "data": {"source": str(data_dir), "batch_size": 8, "val_fraction": 0.2, "test_fraction": 0.2, "scan_workers": 2},
+        "model": {"backbone": "mobilenetv2", "alpha": 0.35, "input_size": 32, "weights": str(weights)},
+        "train": {"phase1": {"epochs": 1}, "phase2": {"epochs": 1, "learning_rate": 1e-4}, "verbose": 0},
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            base[key] = _merge(base.get(key, {}), value)
+        else:
+            base[key] = value
+    return load_config(**base)
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return out
+
+
+def make_calibrated_base(path: Path, seed: int = 0) -> Path:
+    """A randomly initialised MobileNetV2 whose BatchNorm statistics are estimated on real images.
+
+    A random base with BatchNorm at its initial statistics outputs all-zero features; estimated statistics
+    make it behave like a (weak) pretrained base, which is what the training tests need.
+    """
+    import keras
+
+    from keras_tl.config import load_config
+    from keras_tl.models import build_classifier
+
+    keras.utils.set_random_seed(seed)
+    cfg = load_config(model={"backbone": "mobilenetv2", "alpha": 0.35, "input_size": 32, "weights": "none"})
+    model = build_classifier(cfg.model, 3)
+    images = np.stack([np.asarray(draw_shape(k, c, 32, seed=s).convert("RGB"), dtype="float32")
+                       for s in range(20) for k, c in CLASSES.items()])
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.momentum = 0.0  # one large batch sets the moving statistics to that batch's statistics
+    model(images, training=True)
+    for layer in norms:
+        layer.momentum = 0.999
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
+def weights_by_layer(model) -> dict[str, list[np.ndarray]]:
+    return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
+
+
+def changed_layers(before: dict, after: dict, atol: float = 0.0) -> set[str]:
+    return {name for name in before if any(not np.allclose(a, b, atol=atol, rtol=0) for a, b in zip(before[name], after[name]))}
