@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import re
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -9,9 +11,9 @@ from typing import Optional
 from keras_tl.config import ExperimentConfig, config_to_dict, save_config
 from keras_tl.data import PreparedData, check_source, load_prepared, prepare_data, warnings_for
 from keras_tl.data.scan import ScanReport
-from keras_tl.errors import RunFolderError
+from keras_tl.errors import RunFolderError, WriteFailed
 from keras_tl.evaluate import evaluate_run, write_report
-from keras_tl.models import build_classifier, save_model_atomically
+from keras_tl.models import build_classifier, check_model_config, save_model_atomically
 from keras_tl.run import RunFolder
 from keras_tl.train import fit_two_phase, seed_everything
 
@@ -28,7 +30,19 @@ def run_folder_for(config: ExperimentConfig) -> RunFolder:
 def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bool = False, log=print) -> RunFolder:
     """Prepare data, train both phases, save model.keras, evaluate and write the report. Rerun to resume."""
     run = run_folder_for(config)
+    check_model_config(config.model)  # a bad backbone/size/weights fails before anything is written
     _claim_run_folder(run, config, overwrite=overwrite, resume=resume, log=log)
+    try:
+        return _train_into(run, config, log)
+    except OSError as err:
+        # Disk full / quota / file-size limit while writing checkpoints or results: the epochs already backed up
+        # are safe, so say how to continue instead of showing a traceback.
+        hint = "free some space" if _out_of_space(err) else "make sure it is writable"
+        raise WriteFailed(f"writing to {run.path} failed ({describe_os_error(err)}); {hint}, then rerun "
+                          "the same command to resume") from None
+
+
+def _train_into(run: RunFolder, config: ExperimentConfig, log) -> RunFolder:
     seed_everything(config.seed, config.train.deterministic)
     data = _data_for(run, config, log)
     for warning in warnings_for(data):
@@ -39,6 +53,25 @@ def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bo
     metrics = evaluate_run(run, model=model, data=data)
     write_report(run, data, metrics, result.phases)
     return run
+
+
+def describe_os_error(err: OSError) -> str:
+    """One line: the reason and the file. h5py packs both (and much more) into a multi-line message."""
+    text = str(err)
+    h5_reason = re.search(r"error message = '([^']*)'", text)
+    h5_file = re.search(r"filename = '([^']*)'", text)
+    if h5_reason:
+        reason = h5_reason.group(1)
+    else:
+        reason = err.strerror or (text.strip().splitlines()[0][:200] if text.strip() else type(err).__name__)
+    filename = getattr(err, "filename", None) or (h5_file.group(1) if h5_file else None)
+    return f"{reason} at {filename}" if filename else reason
+
+
+def _out_of_space(err: OSError) -> bool:
+    # h5py reports a failed write without errno, so also look at the text.
+    text = str(err).lower()
+    return err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "space" in text or "too large" in text
 
 
 def evaluate_model(run_dir: str | Path, split: Optional[str] = None) -> dict:
@@ -67,6 +100,8 @@ def _data_for(run: RunFolder, config: ExperimentConfig, log) -> PreparedData:
 
 
 def _claim_run_folder(run: RunFolder, config: ExperimentConfig, *, overwrite: bool, resume: bool, log) -> None:
+    if run.config_file.is_file() and not overwrite and not _has_progress(run):
+        overwrite = True  # an attempt that failed before training: nothing to keep, nothing to resume
     if run.config_file.is_file() and not overwrite:
         differences = _differences(config_to_dict(run.config()), config_to_dict(config))
         if differences and not resume:
@@ -78,6 +113,11 @@ def _claim_run_folder(run: RunFolder, config: ExperimentConfig, *, overwrite: bo
         _clear(run)
     run.ensure()
     save_config(config, run.config_file)
+
+
+def _has_progress(run: RunFolder) -> bool:
+    return run.history_file.is_file() or run.model_file.is_file() or (
+        run.checkpoints_dir.is_dir() and any(run.checkpoints_dir.iterdir()))
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:

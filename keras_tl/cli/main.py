@@ -79,11 +79,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     from keras_tl.cli.quiet import import_tensorflow_quietly
-    from keras_tl.errors import KerasTLError
+    from keras_tl.errors import KerasTLError, WriteFailed
 
     import_tensorflow_quietly(enabled=not args.debug)
+    if not args.debug:
+        # Native libraries (h5py on a failed write) print clean-up errors as tracebacks through these hooks;
+        # every exception of the command itself is caught below and reported in one line.
+        sys.unraisablehook = lambda unraisable: None
+        sys.excepthook = lambda *exc_info: None
     try:
         return args.func(args) or 0
+    except WriteFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # HDF5 handles left by the failed write crash the interpreter's final clean-up; nothing is left to save.
+        os._exit(EXIT_USER_ERROR)
     except KerasTLError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -1,6 +1,13 @@
 """Backbone registry, in-model preprocessing, weights loading, head and the flat classifier builder."""
 
-from keras_tl.models.classifier import IMAGE_INPUT, base_layers, build_classifier, build_image_features, input_size
+from keras_tl.models.classifier import (
+    IMAGE_INPUT,
+    base_layers,
+    build_classifier,
+    build_image_features,
+    check_model_config,
+    input_size,
+)
 from keras_tl.models.io import load_trained_model, save_model_atomically
 from keras_tl.models.head import FEATURES_LAYER, HEAD_PREFIX, PREDICTIONS_LAYER, classification_head, pool
 from keras_tl.models.preprocessing import ChannelReverse, add_preprocessing
@@ -18,6 +25,7 @@ __all__ = [
     "base_layers",
     "build_classifier",
     "build_image_features",
+    "check_model_config",
     "classification_head",
     "copy_base_weights",
     "get_backbone",
