@@ -41,8 +41,9 @@ def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bo
     for warning in warnings_for(data):
         log(f"warning: {warning}")
     if placement.replicas > 1 or placement.kind != "none":
-        log(f"{placement.kind}: {placement.replicas} replicas, {config.data.batch_size} images per replica and step, "
-            f"learning rates x{lr_factor(config.train, placement.replicas):g}")
+        plural = "s" if placement.replicas != 1 else ""
+        log(f"{placement.kind}: {placement.replicas} replica{plural}, {config.data.batch_size} images per replica and "
+            f"step, learning rates x{lr_factor(config.train, placement.replicas):g}")
     with placement.strategy.scope():
         model = build_classifier(config.model, data.num_classes)
         with multi_worker_fit(model, enabled=placement.multi_worker):

@@ -43,9 +43,12 @@ def test_batch_and_learning_rates_scale_with_replicas():
     assert linear.train.phase1.learning_rate == pytest.approx(4e-3)
     assert linear.train.phase2.learning_rate == pytest.approx(4e-5)
     assert config.data.batch_size == 16  # the saved config keeps the per-replica values
-    sqrt = scaled_for_replicas(config.model_copy(update={"train": config.train.model_copy(update={"lr_scaling": "sqrt"})}), 4)
+    def with_scaling(rule):
+        return config.model_copy(update={"train": config.train.model_copy(update={"lr_scaling": rule})})
+
+    sqrt = scaled_for_replicas(with_scaling("sqrt"), 4)
     assert (sqrt.data.batch_size, sqrt.train.phase1.learning_rate) == (64, pytest.approx(2e-3))
-    fixed = scaled_for_replicas(config.model_copy(update={"train": config.train.model_copy(update={"lr_scaling": "none"})}), 4)
+    fixed = scaled_for_replicas(with_scaling("none"), 4)
     assert (fixed.data.batch_size, fixed.train.phase1.learning_rate) == (64, pytest.approx(1e-3))
     assert scaled_for_replicas(config, 1) is config
 
@@ -157,7 +160,7 @@ def test_multi_worker_trains_and_resumes_after_a_kill(tmp_path, config_factory):
         except (OSError, ValueError, KeyError):
             pass
         time.sleep(0.02)
-    assert all(w.poll() is None for w in workers), "training ended before the kill:\n" + (first_logs / "worker0.log").read_text()[-3000:]
+    assert all(w.poll() is None for w in workers), (first_logs / "worker0.log").read_text()[-3000:]
     for worker in workers:
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()

@@ -34,8 +34,8 @@ def save_predictions(path: Path, data: PreparedData, split: str, probs: np.ndarr
             best = int(np.argmax(p))
             label, predicted = names[int(target)], names[best]
             confidence, error = float(p[best]), float(1 - p[int(target)])
-        rows.append({"image": sample.path, "file": data.decode_paths[sample.path], "label": label, "predicted": predicted,
-                     "confidence": f"{confidence:.4f}", "error": f"{error:.4f}"})
+        rows.append({"image": sample.path, "file": data.decode_paths[sample.path], "label": label,
+                     "predicted": predicted, "confidence": f"{confidence:.4f}", "error": f"{error:.4f}"})
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)

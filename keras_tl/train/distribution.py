@@ -94,8 +94,7 @@ def _tf_config() -> dict:
 def _tpu_strategy(address: str) -> tf.distribute.Strategy:
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
-        if address != "local":
-            tf.config.experimental_connect_to_cluster(resolver)
+        tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     except Exception as err:  # noqa: BLE001 - no TPU, a wrong name, missing credentials: all one line for the user

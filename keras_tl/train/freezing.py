@@ -33,7 +33,8 @@ def unfreeze_top(model: keras.Model, fine_tune_from: Optional[Union[int, str]], 
     return unfrozen
 
 
-def trainable_per_phase(model: keras.Model, fine_tune_from: Optional[Union[int, str]], backbone: str) -> tuple[int, int]:
+def trainable_per_phase(model: keras.Model, fine_tune_from: Optional[Union[int, str]],
+                        backbone: str) -> tuple[int, int]:
     """Trainable parameters in phase 1 and phase 2; leaves the model frozen as in phase 2 (where training ends)."""
     freeze_base(model)
     phase1 = _count(model.trainable_weights)
