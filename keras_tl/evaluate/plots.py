@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # headless: runs write files, never open windows
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 def plot_history(rows: list[dict], path: Path) -> Path:
@@ -64,8 +65,6 @@ def plot_misclassified(rows: list[dict], path: Path, columns: int = 6) -> Path |
     if not rows:
         path.unlink(missing_ok=True)
         return None
-    from PIL import Image
-
     columns = min(columns, len(rows))
     lines = (len(rows) + columns - 1) // columns
     fig, axes = plt.subplots(lines, columns, figsize=(2.0 * columns, 2.3 * lines), squeeze=False)
@@ -74,7 +73,9 @@ def plot_misclassified(rows: list[dict], path: Path, columns: int = 6) -> Path |
     for ax, row in zip(axes.flat, rows):
         try:
             with Image.open(row["file"]) as image:
-                ax.imshow(np.asarray(image.convert("RGB")))
+                thumbnail = image.convert("RGB")
+            thumbnail.thumbnail((256, 256))  # a camera photo would otherwise be drawn at full size
+            ax.imshow(np.asarray(thumbnail))
         except OSError:
             ax.text(0.5, 0.5, "image gone", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(f"{row['label']}\n-> {row['predicted']} ({float(row['confidence']):.2f})", fontsize=8)

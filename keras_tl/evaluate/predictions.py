@@ -53,6 +53,6 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def worst_misclassified(rows: list[dict], limit: int = 12) -> list[dict]:
-    """Misclassified images, most confidently wrong first."""
+    """Misclassified images, the largest error (the lowest probability for the true class) first."""
     wrong = [row for row in rows if row["label"] != row["predicted"]]
     return sorted(wrong, key=lambda row: (-float(row["error"]), row["image"]))[:limit]

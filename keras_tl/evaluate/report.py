@@ -122,7 +122,8 @@ def _metrics_section(run: RunFolder, metrics: dict, preferred: str) -> list[str]
         lines += [f"![confusion matrix of the {split} split](plots/confusion_{split}.png)", ""]
     lines += [f"### Worst misclassified ({split} split)", ""]
     if (run.plots_dir / f"misclassified_{split}.png").is_file():
-        lines += ["Most confidently wrong first; caption: true label, then the prediction and its confidence.", "",
+        lines += ["Lowest probability for the true class first; caption: true label, then the prediction and its "
+                  "probability.", "",
                   f"![worst misclassified images of the {split} split](plots/misclassified_{split}.png)", "",
                   f"Every prediction: {md.code(f'predictions/{split}.csv')}.", ""]
     else:
