@@ -22,6 +22,8 @@ _EXPORTS = {
     "train_model": "keras_tl.api",
     "evaluate_model": "keras_tl.api",
     "check_data": "keras_tl.api",
+    "write_run_report": "keras_tl.api",
+    "compare_runs": "keras_tl.evaluate.compare",
     "run_folder_for": "keras_tl.api",
     "ExperimentConfig": "keras_tl.config",
     "load_config": "keras_tl.config",

@@ -91,6 +91,8 @@ class RunFolder:
         return validate_config(read_yaml(self.config_file))
 
     def require_model(self) -> Path:
+        if not self.config_file.is_file():
+            raise RunFolderError(f"{self.path} is not a keras-tl run folder (no config.yaml)")
         if not self.model_file.is_file():
             raise RunFolderError(f"{self.path} has no trained model (model.keras); run 'keras-tl train' first")
         return self.model_file

@@ -50,13 +50,28 @@ def data_check(args) -> int:
     return 1 if empty or not counts else 0
 
 
+def compare(args) -> int:
+    from keras_tl.evaluate.compare import compare_runs
+
+    print(compare_runs(args.run_dirs))
+    return 0
+
+
+def report(args) -> int:
+    from keras_tl import api
+
+    for path in api.write_run_report(args.run_dir):
+        print(path)
+    return 0
+
+
 def quickstart(args) -> int:
     from keras_tl.quickstart import run_quickstart
 
     run = run_quickstart(args.output_dir, overrides=args.override)
     _print_metrics(run)
     print("next: keras-tl predict", run.path, "IMAGE.png   |   keras-tl export", run.path)
-    print(f"report: {run.report_file}")
+    print(f"report: {run.report_file} (and {run.path / 'report.html'})")
     print(run.path)
     return 0
 

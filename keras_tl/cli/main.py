@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     _overrides(p)
     p.set_defaults(func=commands.benchmark)
 
+    p = sub.add_parser("compare", help="settings, metrics and export figures of runs side by side")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.set_defaults(func=commands.compare)
+
+    p = sub.add_parser("report", help="rewrite a run's report.md and report.html (e.g. after an export)")
+    p.add_argument("run_dir")
+    p.set_defaults(func=commands.report)
+
     p = sub.add_parser("data", help="data tools")
     data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     c = data_sub.add_parser("check", help="scan an image folder or manifest and report problems (writes nothing)")

@@ -76,6 +76,11 @@ class TrainConfig(Section):
     restore_best: bool = True
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 2
+    distribution: Literal["none", "mirrored", "multi_worker", "tpu"] = Field(
+        "none", description="tf.distribute strategy: mirrored = every local GPU; multi_worker = hosts in TF_CONFIG")
+    lr_scaling: Literal["linear", "sqrt", "none"] = Field(
+        "linear", description="how learning rates grow with replicas (data.batch_size is per replica)")
+    tpu: str = Field("local", description="TPU name or grpc:// address for distribution: tpu; local = this TPU VM")
 
 
 class EvaluateConfig(Section):

@@ -4,6 +4,7 @@ what the pretrained weights expect, and Keras 3 would update them in training mo
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Optional, Union
 
@@ -30,6 +31,19 @@ def unfreeze_top(model: keras.Model, fine_tune_from: Optional[Union[int, str]], 
         if trainable and layer.weights:
             unfrozen.append(layer)
     return unfrozen
+
+
+def trainable_per_phase(model: keras.Model, fine_tune_from: Optional[Union[int, str]],
+                        backbone: str) -> tuple[int, int]:
+    """Trainable parameters in phase 1 and phase 2; leaves the model frozen as in phase 2 (where training ends)."""
+    freeze_base(model)
+    phase1 = _count(model.trainable_weights)
+    unfreeze_top(model, fine_tune_from, backbone)
+    return phase1, _count(model.trainable_weights)
+
+
+def _count(weights) -> int:
+    return int(sum(math.prod(w.shape) for w in weights))
 
 
 def boundary_index(layers: list[keras.layers.Layer], fine_tune_from: Union[int, str]) -> int:

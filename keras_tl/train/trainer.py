@@ -83,7 +83,8 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
         log(f"phase {phase}: {'resuming' if resumed else 'training'} {trainable:,} parameters for {epochs} epochs")
         callbacks = phase_callbacks(run, phase, monitor=monitor, patience=cfg.early_stopping_patience,
                                     has_validation=has_val, restore_best=cfg.restore_best,
-                                    phase1_epochs=cfg.phase1.epochs)
+                                    phase1_epochs=cfg.phase1.epochs, steps_per_epoch=steps)
+        model._initial_epoch = None  # Keras keeps the epoch an earlier phase's BackupAndRestore restored
         history = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
                             initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
                             shuffle=False, verbose=cfg.verbose)  # the tf.data pipeline shuffles, seeded
