@@ -101,15 +101,18 @@ def _image_tensor(w: _Writer, name: str, image_size: int) -> int:
     return w.table(offsets={0: w.string(name), 1: description, 3: content, 4: w.tables([unit]), 5: stats})
 
 
+def _feature_content(w: _Writer) -> int:
+    return w.table(offsets={1: w.table()}, bytes_={0: _FEATURE_PROPERTIES})  # Content: FeatureProperties (empty)
+
+
 def _feature_tensor(w: _Writer, name: str) -> int:
-    content = w.table(offsets={1: w.table()}, bytes_={0: _FEATURE_PROPERTIES})
-    return w.table(offsets={0: w.string(name), 3: content})
+    return w.table(offsets={0: w.string(name), 3: _feature_content(w)})
 
 
 def _probabilities_tensor(w: _Writer, num_classes: int) -> int:
     labels_file = w.table(offsets={0: w.string(LABELS_FILE), 1: w.string("class names, one per line, in output order")},
                           bytes_={2: _TENSOR_AXIS_LABELS})  # AssociatedFile: name, description, type
-    content = w.table(offsets={1: w.table()}, bytes_={0: _FEATURE_PROPERTIES})
+    content = _feature_content(w)
     stats = w.table(offsets={0: w.floats([1.0]), 1: w.floats([0.0])})
     description = w.string(f"probabilities of the {num_classes} classes")
     return w.table(offsets={0: w.string("probabilities"), 1: description, 3: content, 5: stats,

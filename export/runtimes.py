@@ -25,7 +25,7 @@ ONNX_LABELS_KEY = "labels"
 
 class _Predictor:
     runtime = ""
-    input_names: list[str] = []
+    input_names: list[str]
 
     def __init__(self, path: Path, labels: Optional[list[str]], num_classes: int, image_size: int):
         self.path = path
