@@ -65,7 +65,8 @@ class ArtifactBuilder:
             shutil.copyfile(self.onnx_fp32(), out)
             return details
         onnx_export.quantize(self.onnx_fp32(), out, self.inputs.representative(cfg.representative_samples),
-                             labels=self.inputs.labels, producer=PRODUCER, quant_format=cfg.onnx_quant_format)
+                             labels=self.inputs.labels, producer=PRODUCER, scratch=self.work,
+                             quant_format=cfg.onnx_quant_format)
         return {**details, "quant_format": cfg.onnx_quant_format, "per_channel": True}
 
     def saved_model(self) -> Path:

@@ -20,9 +20,6 @@ from export.errors import ExportError, first_line
 from export.runtimes import ONNX_LABELS_KEY
 from keras_tl.cli.quiet import silenced_stderr
 
-QUANT_FORMATS = ("qdq", "qoperator")
-
-
 def convert(model: keras.Model, path: Path, *, opset: int, labels: Sequence[str], producer: str) -> None:
     """Write ``model`` as ONNX to ``path`` and check it."""
     import tf2onnx
@@ -38,9 +35,10 @@ def convert(model: keras.Model, path: Path, *, opset: int, labels: Sequence[str]
 
 
 def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, labels: Sequence[str], producer: str,
-             quant_format: str = "qdq") -> None:
+             scratch: Path, quant_format: str = "qdq") -> None:
     """Static int8 quantization of an ONNX model: per-channel int8 weights, uint8 activations calibrated
-    (min/max) on ``calibration``, an iterable of batch-1 input dicts keyed by input name."""
+    (min/max) on ``calibration``, an iterable of batch-1 input dicts keyed by input name. Intermediate models
+    go to a temporary folder inside ``scratch``."""
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
                                           quantize_static)
 
@@ -51,7 +49,7 @@ def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, labels
         def get_next(self):
             return next(self.samples, None)
 
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".onnx-quant-") as work:
+    with tempfile.TemporaryDirectory(dir=scratch) as work:
         prepared = Path(work) / "prepared.onnx"
         quantized = Path(work) / "quantized.onnx"
         try:

@@ -20,7 +20,7 @@ from keras_tl.cli.quiet import silenced_stderr
 from export.errors import ExportError, UnsupportedOpsError, first_line
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
-GRANULARITIES = ("per_tensor", "per_channel")
+_MISSING_OP_CODES = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS")
 
 
 def convert(saved_model_dir: Path, precision: str, *, representative: Optional[Callable[[], Iterable[dict]]] = None,
@@ -70,10 +70,10 @@ def convert(saved_model_dir: Path, precision: str, *, representative: Optional[C
 def unsupported_ops(err: Exception) -> list[str]:
     """TF op names (without the ``tf.`` prefix) that a ConverterError reports as neither builtin nor allowed."""
     names = []
-    for data in getattr(err, "errors", None) or []:
-        name = getattr(getattr(data, "operator", None), "name", "")
-        if name:
-            names.append(name)
+    for data in getattr(err, "errors", None) or []:  # ConverterErrorData protos
+        code = type(data).ErrorCode.Name(data.error_code) if hasattr(type(data), "ErrorCode") else ""
+        if code in _MISSING_OP_CODES and data.operator.name:
+            names.append(data.operator.name)
     if not names:
         for listed in re.findall(r"(?:Custom|Flex|TF Select) ops: ([^\n]+)", str(err)):
             names += [n.strip() for n in listed.split(",")]
