@@ -31,3 +31,27 @@ def config_factory(tmp_path, image_folder, base_weights):
         return tiny_config(tmp_path / "runs", image_folder, base_weights, **overrides)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def exported_run(tmp_path_factory):
+    """A small trained run, exported to all six artifacts; returns (RunFolder, export report).
+
+    Tests that change files must work on a copy (``copy_run``)."""
+    from export import export_run
+    from tests.export_helpers import make_export_run, make_pretrained_base
+
+    root = tmp_path_factory.mktemp("export")
+    run = make_export_run(root, make_pretrained_base(root / "pretrained_base.keras"))
+    report = export_run(run.path, ["export.benchmark.runs=5", "export.benchmark.warmup=1"], log=lambda *_: None)
+    return run, report
+
+
+@pytest.fixture
+def copy_run(tmp_path, exported_run):
+    """A private copy of the exported run folder, artifacts included."""
+    import shutil
+
+    from keras_tl.run import RunFolder
+
+    return RunFolder(shutil.copytree(exported_run[0].path, tmp_path / "run"))

@@ -106,9 +106,13 @@ class ExportConfig(Section):
     quantize: list[Literal["fp32", "fp16", "dynamic", "int8"]] = Field(
         default_factory=lambda: ["fp32", "fp16", "dynamic", "int8"]
     )
-    representative_samples: int = Field(100, ge=1, description="train-split images that calibrate int8")
+    representative_samples: int = Field(300, ge=1, description="train-split images that calibrate int8")
     int8_image_input: Literal["uint8", "float32"] = "uint8"
+    int8_granularity: Literal["auto", "per_tensor", "per_channel"] = Field(
+        "auto", description="full-int8 TFLite weight scales; auto: per-tensor, per-channel if that fails verification"
+    )
     opset: int = Field(17, ge=13)
+    onnx_quant_format: Literal["qdq", "qoperator"] = "qdq"
     allow_flex_ops: bool = False
     keep_failed: bool = False
     thresholds: VerifyThresholds = VerifyThresholds()
