@@ -13,6 +13,7 @@ from export.errors import ExportError
 from export.exporter import Exporter, agreement_summary, size_ratio
 from export.inputs import RunInputs
 from export.report import REPORT_NAME, ArtifactResult, format_table, write_report
+from keras_tl import KerasTLError, write_run_report
 from keras_tl.config import ExperimentConfig, load_config, parse_override
 from keras_tl.run import RunFolder
 
@@ -127,6 +128,11 @@ def _finish(exporter: Exporter, results: Sequence[ArtifactResult], command: str,
     ratio = size_ratio(results, "int8")
     if ratio is not None:
         log(f"full-int8 TFLite is {ratio:.2f}x the size of the fp32 TFLite")
+    try:
+        _, html = write_run_report(exporter.inputs.run.path)  # the run report gains the benchmark table
+        log(f"report: {html}")
+    except KerasTLError as err:  # the export itself succeeded; a stale report is not worth failing it
+        log(f"warning: the run report was not updated: {err}")
     return report
 
 

@@ -43,8 +43,8 @@ def test_export_of_a_run_whose_model_needs_such_an_op_reports_it(copy_run, capsy
     model_with_erfinv().save(copy_run.model_file)
     code = main(["export", str(copy_run.path), "--formats", "tflite", "--quantize", "fp32,int8",
                  "-o", "export.benchmark.runs=1"])
-    out = capsys.readouterr().out
-    assert code == 1
+    out, err = capsys.readouterr()
+    assert code == 1, err
     assert "model_fp32.tflite: error: TFLite builtin ops cannot express Erfinv" in out
     assert "model_int8.tflite: error: TFLite builtin ops cannot express Erfinv" in out
     assert not (copy_run.export_dir / "model_fp32.tflite").exists()  # the old model's artifact is gone too
