@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 from keras_tl.config import ExperimentConfig, config_to_dict, save_config
-from keras_tl.data import PreparedData, check_source, load_prepared, prepare_data, warnings_for
+from keras_tl.data import PreparedData, check_source, load_prepared, prepare_data, prepare_text, warnings_for
 from keras_tl.data.scan import ScanReport
 from keras_tl.errors import RunFolderError
 from keras_tl.evaluate import evaluate_run, write_report
-from keras_tl.models import build_classifier, save_model_atomically
+from keras_tl.models import build_model, save_model_atomically
 from keras_tl.run import RunFolder
 from keras_tl.train import fit_two_phase, seed_everything
 
@@ -33,7 +33,9 @@ def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bo
     data = _data_for(run, config, log)
     for warning in warnings_for(data):
         log(f"warning: {warning}")
-    model = build_classifier(config.model, data.num_classes)
+    if config.model.uses_text:
+        prepare_text(data, run, config.text)
+    model = build_model(config, data.num_classes)
     result = fit_two_phase(model, data, config, run, log=log)
     save_model_atomically(model, run.model_file)
     metrics = evaluate_run(run, model=model, data=data)

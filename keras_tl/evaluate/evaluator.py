@@ -12,13 +12,14 @@ from keras_tl.data import PreparedData, load_prepared
 from keras_tl.errors import DataError
 from keras_tl.evaluate.metrics import classification_metrics
 from keras_tl.evaluate.plots import plot_confusion
-from keras_tl.models import input_size, load_trained_model
+from keras_tl.models import input_size, load_trained_model, model_input_names
 from keras_tl.run import RunFolder, atomic_write_text
 
 
 def predict_split(model: keras.Model, data: PreparedData, split: str, *, image_size: int, batch_size: int,
                   seed: int) -> np.ndarray:
-    ds = data.dataset(split, image_size=image_size, batch_size=batch_size, training=False, seed=seed, cache="none")
+    ds = data.dataset(split, image_size=image_size, batch_size=batch_size, training=False, seed=seed, cache="none",
+                      inputs=model_input_names(model))
     return model.predict(ds.map(lambda x, y: x), verbose=0)
 
 

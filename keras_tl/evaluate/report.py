@@ -26,8 +26,16 @@ def write_report(run: RunFolder, data: PreparedData, metrics: dict, phases: Opti
                       f"{len(r.ignored)} ignored, {len(r.duplicates)} duplicate groups."]
         lines += [f"- quarantined `{q['path']}`: {q['reason']}" for q in r.quarantined]
     m = config.model
-    lines += ["", "## Model", "", f"Backbone `{m.backbone}` (weights: `{m.weights}`), input {m.input_size or 'default'}px, "
-                                  f"{m.pooling} pooling, dropout {m.dropout}, hidden {m.hidden_units or 'none'}."]
+    lines += ["", "## Model", ""]
+    if m.uses_image:
+        lines.append(f"Backbone `{m.backbone}` (weights: `{m.weights}`), input {m.input_size or 'default'}px, "
+                     f"{m.pooling} pooling, dropout {m.dropout}, hidden {m.hidden_units or 'none'}.")
+    if m.uses_text:
+        t = config.text
+        fusion = f", {t.fusion} fusion with the image features" if m.uses_image else ""
+        lines.append(f"Text tower: BERT `{t.weights}`, {t.max_length} tokens, {t.pooling} pooling, projected to "
+                     f"{t.projection_units} units{fusion}; phase 2 unfreezes its top {t.fine_tune_layers} blocks at "
+                     f"learning rate {t.learning_rate}.")
     for phase in phases or []:
         state = "skipped" if phase.skipped and not phase.resumed else "restored" if phase.skipped else f"{phase.epochs_run} epochs"
         lines.append(f"- phase {phase.phase}: {state}, {phase.trainable_params:,} trainable parameters")
