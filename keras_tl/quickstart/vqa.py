@@ -19,6 +19,7 @@ from keras_tl.quickstart.dataset import write_class_folder
 from keras_tl.quickstart.pretrain import pretrain_base
 
 MANIFEST_NAME = "manifest.csv"
+PRETRAINED_BASE_NAME = "pretrained_base.keras"  # where keras_tl.quickstart.pretrain saves it
 # The image base of configs/multimodal_vqa.yaml; easy-VQA's images are 64x64.
 BASE_MODEL_OVERRIDES = ("model.backbone=mobilenetv2", "model.alpha=0.35", "model.input_size=64", "seed=42")
 
@@ -75,8 +76,10 @@ def pretrain_vqa_base(config: ExperimentConfig, dest: Path, *, epochs: int, log=
         return f"{found['color']}_{found['shape']}" if "color" in found and "shape" in found else None
 
     folder = dest / "base_images"
-    counts = write_class_folder(folder, "train", shape_and_colour, image_ids=train_ids)
-    log(f"pretraining the image base on {sum(counts.values())} training images, {len(counts)} shape/colour classes")
+    if not (dest / PRETRAINED_BASE_NAME).is_file():  # else pretrain_base reuses it
+        counts = write_class_folder(folder, "train", shape_and_colour, image_ids=train_ids)
+        log(f"pretraining the image base on {sum(counts.values())} training images, {len(counts)} shape/colour "
+            "classes")
     return pretrain_base(config, folder, dest, epochs=epochs, log=log)
 
 
