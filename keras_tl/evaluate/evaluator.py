@@ -13,14 +13,15 @@ from keras_tl.errors import DataError
 from keras_tl.evaluate.metrics import classification_metrics
 from keras_tl.evaluate.plots import plot_confusion, plot_misclassified
 from keras_tl.evaluate.predictions import predictions_file, save_predictions, worst_misclassified
-from keras_tl.models import input_size, load_trained_model
+from keras_tl.models import input_size, load_trained_model, model_input_names
 from keras_tl.progress import keras_verbose
 from keras_tl.run import RunFolder, atomic_write_text
 
 
 def predict_split(model: keras.Model, data: PreparedData, split: str, *, image_size: int, batch_size: int,
                   seed: int, verbose: int = 0) -> np.ndarray:
-    ds = data.dataset(split, image_size=image_size, batch_size=batch_size, training=False, seed=seed, cache="none")
+    ds = data.dataset(split, image_size=image_size, batch_size=batch_size, training=False, seed=seed, cache="none",
+                      inputs=model_input_names(model))
     return model.predict(ds.map(lambda x, y: x), verbose=verbose)
 
 

@@ -67,9 +67,16 @@ def _data_section(run: RunFolder, config) -> list[str]:
 def _model_section(config, model: Optional[keras.Model], history: list[dict]) -> list[str]:
     m, t = config.model, config.train
     spec = get_backbone(m.backbone)
-    lines = ["## Model", "", f"Base {md.code(spec.name)} (weights: {md.code(m.weights)}), input "
-                             f"{input_size(m)} px, {m.pooling} pooling, dropout {m.dropout}, hidden layers "
-                             f"{md.text(m.hidden_units or 'none')}."]
+    lines = ["## Model", ""]
+    if m.uses_image:
+        lines.append(f"Base {md.code(spec.name)} (weights: {md.code(m.weights)}), input {input_size(m)} px, "
+                     f"{m.pooling} pooling, dropout {m.dropout}, hidden layers {md.text(m.hidden_units or 'none')}.")
+    if m.uses_text:
+        text = config.text
+        fusion = f", {text.fusion} fusion with the image features" if m.uses_image else ""
+        lines.append(f"Text tower: BERT {md.code(text.weights)}, {text.max_length} tokens, {text.pooling} pooling, "
+                     f"projected to {text.projection_units} units{fusion}; phase 2 unfreezes its top "
+                     f"{text.fine_tune_layers} blocks at learning rate {text.learning_rate:g}.")
     if t.distribution != "none":
         lines[-1] += f" Trained with {md.code(t.distribution)} distribution ({md.code(t.lr_scaling)} LR scaling)."
     if model is None:
@@ -77,7 +84,7 @@ def _model_section(config, model: Optional[keras.Model], history: list[dict]) ->
     total = model.count_params()
     boundary = t.phase2.fine_tune_from if t.phase2.fine_tune_from is not None else spec.fine_tune_from
     boundary = f"the top {boundary} base layers" if isinstance(boundary, int) else f"base from {boundary}"
-    trainable = trainable_per_phase(model, t.phase2.fine_tune_from, m.backbone)
+    trainable = trainable_per_phase(model, config)
     run_epochs = [sum(1 for r in history if r["phase"] == phase) for phase in (1, 2)]
     lines += ["", f"{len(base_layers(model))} base layers, {total:,} parameters in total.", ""]
     lines += md.table(["phase", "what trains", "trainable parameters", "total parameters", "epochs run",
