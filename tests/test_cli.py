@@ -1,5 +1,6 @@
 """The keras-tl command line: subcommands, one-line errors, and a killed training that resumes when rerun."""
 
+import csv
 import json
 import os
 import re
@@ -76,8 +77,11 @@ def test_train_evaluate_predict_in_process(tmp_path, config_factory, image_folde
 @pytest.mark.slow
 @pytest.mark.parametrize("phase", [1, 2])
 def test_killed_training_resumes_when_rerun(tmp_path, config_factory, phase):
-    epochs = {"phase1": {"epochs": 30 if phase == 1 else 2}, "phase2": {"epochs": 30 if phase == 2 else 0}}
-    config = config_factory(name="killed", train={**epochs, "verbose": 2, "early_stopping_patience": 0})
+    """Killed with -9 mid-phase and rerun, training continues where it stopped and ends where an uninterrupted
+    run ends: same batches, augmentations, dropout masks and early-stopping count after the restart."""
+    epochs = {"phase1": {"epochs": 30 if phase == 1 else 2}, "phase2": {"epochs": 30 if phase == 2 else 2}}
+    train = {**epochs, "verbose": 2, "early_stopping_patience": 25}
+    config = config_factory(name="killed", train=train)
     path = write_config(tmp_path / "killed.yaml", config)
     run_dir = tmp_path / "runs" / "killed"
     metadata = run_dir / "checkpoints" / f"phase{phase}" / "training_metadata.json"
@@ -102,7 +106,22 @@ def test_killed_training_resumes_when_rerun(tmp_path, config_factory, phase):
     assert f"phase {phase}: resuming" in result.stdout
     epoch_lines = re.findall(r"^Epoch (\d+)/", result.stdout, re.M)
     assert int(epoch_lines[0]) == done + 1  # continued where it stopped, did not start over
-    rows = (run_dir / "history.csv").read_text().splitlines()[1:]
-    epochs_logged = sorted({int(r.split(",")[0]) for r in rows})
-    assert epochs_logged == list(range(30 if phase == 1 else 32))
+    epochs_logged = sorted(history(run_dir))
+    assert epochs_logged == list(range(len(epochs_logged)))  # no epoch lost
     assert (run_dir / "model.keras").is_file() and (run_dir / "metrics.json").is_file()
+
+    reference = write_config(tmp_path / "reference.yaml", config_factory(name="reference", train=train))
+    assert run_cli("train", reference).returncode == 0
+    uninterrupted_dir = tmp_path / "runs" / "reference"
+    assert sorted(history(uninterrupted_dir)) == epochs_logged  # early stopping ended both at the same epoch
+    resumed = json.loads((run_dir / "metrics.json").read_text())["test"]
+    uninterrupted = json.loads((uninterrupted_dir / "metrics.json").read_text())["test"]
+    assert abs(resumed["accuracy"] - uninterrupted["accuracy"]) <= 0.005
+    last = epochs_logged[-1]
+    assert history(run_dir)[last] == pytest.approx(history(uninterrupted_dir)[last], rel=1e-4)
+
+
+def history(run_dir) -> dict[int, float]:
+    """val_loss per epoch; an epoch logged twice (killed after its row was written) keeps its last row."""
+    with (run_dir / "history.csv").open(newline="") as handle:
+        return {int(row["epoch"]): float(row["val_loss"]) for row in csv.DictReader(handle)}

@@ -15,6 +15,7 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from keras_tl.config.schema import AugmentConfig
+from keras_tl.data.epoch_seeds import reset_seed_states, seed_states, shuffle_seed
 
 AUTOTUNE = tf.data.AUTOTUNE
 IMAGE_INPUT = "image"
@@ -61,11 +62,12 @@ def build_augmenter(cfg: AugmentConfig, seed: int) -> Optional[keras.Sequential]
 def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size: int, batch_size: int,
                  training: bool, seed: int, augment: Optional[AugmentConfig] = None, cache: str = "memory",
                  cache_file: Optional[Path] = None, extra_inputs: Optional[dict[str, np.ndarray]] = None,
-                 include_image: bool = True) -> tf.data.Dataset:
+                 include_image: bool = True, epoch: Optional[tf.Variable] = None) -> tf.data.Dataset:
     """Batches of (image, target), or ({"image": ..., **extra_inputs}, target) for multi-input models.
 
     Images are float32 in 0-255. Without ``include_image`` (text-only models) the inputs are ``extra_inputs``
-    alone, and no image is ever decoded (tf.data only reads what the dataset yields)."""
+    alone, and no image is ever decoded (tf.data only reads what the dataset yields). With ``epoch`` (training),
+    each epoch's order and augmentations depend only on (seed, the variable's value when the epoch starts)."""
     paths = tf.data.Dataset.from_tensor_slices(list(map(str, decode_paths)))
     images = paths.map(lambda p: load_image(p, image_size), num_parallel_calls=AUTOTUNE, deterministic=True)
     if cache == "memory":
@@ -81,17 +83,34 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
     else:
         inputs = images
     ds = tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(targets)))
-    if training:
-        ds = ds.shuffle(min(len(decode_paths), 10_000), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
     augmenter = build_augmenter(augment, seed) if (training and augment is not None and include_image) else None
-    if augmenter is not None:
+    buffer = min(len(decode_paths), 10_000)
+
+    def batches(ds: tf.data.Dataset) -> tf.data.Dataset:
+        ds = ds.batch(batch_size)
+        if augmenter is None:
+            return ds
+
         def augment_batch(x, y):
             if isinstance(x, dict):
                 return {**x, IMAGE_INPUT: augmenter(x[IMAGE_INPUT], training=True)}, y
             return augmenter(x, training=True), y
 
-        ds = ds.map(augment_batch, num_parallel_calls=AUTOTUNE, deterministic=True)
+        return ds.map(augment_batch, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+    if training and epoch is not None:
+        augmenter_states = seed_states(augmenter.variables) if augmenter is not None else []
+
+        def one_epoch(current):
+            # Runs when the epoch's iterator starts, before any of its batches is augmented.
+            reset_seed_states(augmenter_states, seed, current)
+            return batches(ds.shuffle(buffer, seed=shuffle_seed(seed, current), reshuffle_each_iteration=False))
+
+        ds = tf.data.Dataset.from_tensors(0).map(lambda _: epoch.read_value()).flat_map(one_epoch)
+    elif training:
+        ds = batches(ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True))
+    else:
+        ds = batches(ds)
     return ds.prefetch(AUTOTUNE)
 
 

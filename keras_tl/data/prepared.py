@@ -47,14 +47,14 @@ class PreparedData:
     def dataset(self, split: str, *, image_size: int, batch_size: int, training: bool, seed: int,
                 augment: Optional[AugmentConfig] = None, cache: str = "memory",
                 cache_file: Optional[Path] = None, extra_inputs: Optional[dict[str, np.ndarray]] = None,
-                inputs: Optional[Sequence[str]] = None) -> tf.data.Dataset:
+                inputs: Optional[Sequence[str]] = None, epoch: Optional[tf.Variable] = None) -> tf.data.Dataset:
         """``inputs``: the model's input names (default: the image alone); text inputs are tokenized here."""
         inputs = list(inputs or [IMAGE_INPUT])
         if any(name in TEXT_INPUTS for name in inputs):
             extra_inputs = {**(extra_inputs or {}), **self.text_inputs(split)}
         return make_dataset(self.paths(split), self.targets(split), image_size=image_size, batch_size=batch_size,
                             training=training, seed=seed, augment=augment, cache=cache, cache_file=cache_file,
-                            extra_inputs=extra_inputs, include_image=IMAGE_INPUT in inputs)
+                            extra_inputs=extra_inputs, include_image=IMAGE_INPUT in inputs, epoch=epoch)
 
     def text_inputs(self, split: str) -> dict[str, np.ndarray]:
         """Token ids and padding masks of the split's texts (every sample must have a text)."""

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Optional
 
 import keras
+import tensorflow as tf
 
+from keras_tl.data.epoch_seeds import reset_seed_states, seed_states
 from keras_tl.run import RunFolder
 
 
@@ -45,9 +47,44 @@ class TimelineTensorBoard(keras.callbacks.TensorBoard):
         self._pop_writer()
 
 
+class EpochSeeds(keras.callbacks.Callback):
+    """Tells the training pipeline which epoch starts and restarts the model's own seed generators (dropout)
+    from (seed, epoch): a resumed epoch draws the batches and masks an uninterrupted run would have drawn."""
+
+    def __init__(self, epoch: tf.Variable, seed: int):
+        super().__init__()
+        self.epoch, self.seed = epoch, seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch.assign(epoch)
+        reset_seed_states(seed_states(self.model.variables), self.seed, epoch)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping that, on a resumed phase, first replays the epochs already in history.csv: the run stops
+    at the epoch an uninterrupted run would have stopped at."""
+
+    def __init__(self, history: Path, phase: int, phase1_epochs: int, **kwargs):
+        super().__init__(**kwargs)
+        self.history, self.phase, self.phase1_epochs = history, phase, phase1_epochs
+        self._replayed = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._replayed:
+            return
+        self._replayed = True
+        better = (lambda a, b: a > b) if self.mode == "max" else (lambda a, b: a < b)
+        for _, value in phase_values(self.history, self.phase, self.phase1_epochs, self.monitor, before=epoch):
+            self.wait += 1
+            if self.best is None or better(value, self.best):
+                self.best, self.wait = value, 0
+
+
 def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, has_validation: bool,
-                    restore_best: bool, phase1_epochs: int, steps_per_epoch: int = 0) -> list[keras.callbacks.Callback]:
-    callbacks: list[keras.callbacks.Callback] = [
+                    restore_best: bool, phase1_epochs: int, steps_per_epoch: int = 0,
+                    epoch_seeds: Optional[EpochSeeds] = None) -> list[keras.callbacks.Callback]:
+    callbacks: list[keras.callbacks.Callback] = [epoch_seeds] if epoch_seeds is not None else []
+    callbacks += [
         # History first: if a kill lands between this row and the backup below, the resumed run logs that
         # epoch again (read_history keeps the last row) instead of leaving a gap.
         keras.callbacks.CSVLogger(str(run.history_file), append=True),
@@ -63,8 +100,8 @@ def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, 
             str(best_weights_file(run, phase)), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True, initial_value_threshold=best))
     if patience > 0 and has_validation:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
-                                                       mode="max" if "accuracy" in monitor else "min"))
+        callbacks.append(ResumableEarlyStopping(run.history_file, phase, phase1_epochs, monitor=monitor,
+                                                patience=patience, mode="max" if "accuracy" in monitor else "min"))
     callbacks += [
         TimelineTensorBoard(str(run.tensorboard_dir), write_graph=False, profile_batch=0,
                             step_offset=phase1_epochs * steps_per_epoch if phase == 2 else 0),
@@ -98,17 +135,25 @@ def read_history(path: Path, phase1_epochs: Optional[int] = None) -> list[dict]:
     return rows
 
 
-def best_so_far(history: Path, phase: int, phase1_epochs: int, monitor: str, mode: str) -> Optional[float]:
-    """The best monitored value already reached in this phase (so a resumed run never overwrites a better checkpoint)."""
+def phase_values(history: Path, phase: int, phase1_epochs: int, monitor: str,
+                 before: Optional[int] = None) -> list[tuple[int, float]]:
+    """(epoch, value) of the monitored metric for this phase's logged epochs (NaNs left out), in epoch order."""
     values = []
     for row in read_history(history, phase1_epochs):
-        if row["phase"] == phase:
-            try:
-                value = float(row.get(monitor, "nan"))
-            except ValueError:
-                continue
-            if not math.isnan(value):
-                values.append(value)
+        if row["phase"] != phase or (before is not None and int(row["epoch"]) >= before):
+            continue
+        try:
+            value = float(row.get(monitor, "nan"))
+        except ValueError:
+            continue
+        if not math.isnan(value):
+            values.append((int(row["epoch"]), value))
+    return values
+
+
+def best_so_far(history: Path, phase: int, phase1_epochs: int, monitor: str, mode: str) -> Optional[float]:
+    """The best monitored value already reached in this phase (so a resumed run never overwrites a better checkpoint)."""
+    values = [value for _, value in phase_values(history, phase, phase1_epochs, monitor)]
     if not values:
         return None
     return max(values) if mode == "max" else min(values)

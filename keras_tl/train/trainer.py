@@ -14,11 +14,13 @@ import numpy as np
 
 from keras_tl.config.schema import ExperimentConfig
 from keras_tl.data import PreparedData
+from keras_tl.data.epoch_seeds import new_epoch_variable
 from keras_tl.data.pipeline import balanced_class_weights
 from keras_tl.errors import KerasTLError
 from keras_tl.models import input_size, model_input_names
 from keras_tl.run import RunFolder
-from keras_tl.train.callbacks import backup_dir, best_weights_file, done_weights_file, phase_callbacks
+from keras_tl.train.callbacks import (EpochSeeds, backup_dir, best_weights_file, done_weights_file,
+                                      phase_callbacks)
 from keras_tl.train.freezing import freeze_base, unfreeze_for_fine_tuning
 from keras_tl.train.optimizers import fine_tune_optimizer, make_optimizer
 from keras_tl.train.seeding import seed_everything
@@ -61,7 +63,8 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
     monitor = cfg.monitor if has_val else cfg.monitor.replace("val_", "")
     common = dict(image_size=size, batch_size=config.data.batch_size, seed=config.seed, cache=config.data.cache,
                   inputs=model_input_names(model))
-    train_ds = data.dataset("train", training=True, augment=config.data.augment,
+    epoch = new_epoch_variable()
+    train_ds = data.dataset("train", training=True, augment=config.data.augment, epoch=epoch,
                             cache_file=run.data_dir / "tfcache" / "train", **common)
     val_ds = data.dataset("val", training=False, cache_file=run.data_dir / "tfcache" / "val", **common) if has_val else None
     steps = math.ceil(len(data.splits["train"]) / config.data.batch_size)
@@ -86,7 +89,8 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
         log(f"phase {phase}: {'resuming' if resumed else 'training'} {trainable:,} parameters for {epochs} epochs")
         callbacks = phase_callbacks(run, phase, monitor=monitor, patience=cfg.early_stopping_patience,
                                     has_validation=has_val, restore_best=cfg.restore_best,
-                                    phase1_epochs=cfg.phase1.epochs, steps_per_epoch=steps)
+                                    phase1_epochs=cfg.phase1.epochs, steps_per_epoch=steps,
+                                    epoch_seeds=EpochSeeds(epoch, config.seed))
         model._initial_epoch = None  # Keras keeps the epoch an earlier phase's BackupAndRestore restored
         history = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
                             initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
