@@ -7,8 +7,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from keras_tl.cli.main import main
 from tests.edge_venv import edge_python, json_lines, run_edge
+from tests.predict_reference import predict_top, split_images
 from tests.venvs import clean_env
 
 # Largest top-1 probability gap allowed against ``keras-tl predict`` (which prints 3 decimals). The inputs match
@@ -20,21 +20,6 @@ ARTIFACTS = {"model_fp32.tflite": 0.005, "model_int8.tflite": 0.05}
 @pytest.fixture(scope="session")
 def edge_venv():
     return edge_python()
-
-
-def split_images(run) -> list:
-    root = run.path.parent.parent / "shapes"
-    return [root / line.split("\t")[0] for line in (run.splits_dir / "test.txt").read_text().splitlines()]
-
-
-def predict_top(model, images, capsys) -> dict:
-    """{image path: [(label, score), ...]} from ``keras-tl predict`` (TensorFlow decodes and resizes)."""
-    assert main(["predict", str(model), *map(str, images), "--top-k", "3"]) == 0
-    found = {}
-    for line in capsys.readouterr().out.strip().splitlines():
-        path, scores = line.rsplit(": ", 1)
-        found[path] = [(label, float(score)) for label, score in re.findall(r"(\w+) (\d\.\d{3})", scores)]
-    return found
 
 
 @pytest.mark.slow  # the first run builds the venv

@@ -46,11 +46,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    latencies: list[float] = []
     try:
         model = open_model(args.model, args.threads)
         tokens = _tokens(model, args)
         model.predict(np.zeros((model.image_size,) * 2 + (3,), np.float32), tokens)  # warm-up: not timed
-        latencies = []
         for name, pixels in _inputs(args, model.image_size):
             probs, ms = model.predict(pixels, tokens)
             latencies.append(ms)
