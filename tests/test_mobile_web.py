@@ -35,7 +35,8 @@ def served_page(built_page, exported_run):
     """``python -m mobile_demo.web.serve RUN`` on a free port of 127.0.0.1; yields the page's address."""
     run, _ = exported_run
     server = subprocess.Popen([sys.executable, "-m", "mobile_demo.web.serve", str(run.path), "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ,
+                              cwd=WEB.parents[1])
     try:
         line = server.stdout.readline()
         assert line.startswith("serving http://127.0.0.1:"), line
