@@ -14,6 +14,7 @@ from keras_tl.evaluate import evaluate_run, write_report
 from keras_tl.models import build_classifier, save_model_atomically
 from keras_tl.run import RunFolder
 from keras_tl.train import fit_two_phase, seed_everything
+from keras_tl.train.speed import float32_model, precision_policy
 
 # Settings that may change between an interrupted run and its rerun without making it a different experiment.
 _RERUN_SAFE_KEYS = ("train.verbose", "evaluate", "export")
@@ -33,8 +34,10 @@ def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bo
     data = _data_for(run, config, log)
     for warning in warnings_for(data):
         log(f"warning: {warning}")
-    model = build_classifier(config.model, data.num_classes)
+    with precision_policy(config.train.mixed_precision):
+        model = build_classifier(config.model, data.num_classes)
     result = fit_two_phase(model, data, config, run, log=log)
+    model = float32_model(model)
     save_model_atomically(model, run.model_file)
     metrics = evaluate_run(run, model=model, data=data)
     write_report(run, data, metrics, result.phases)

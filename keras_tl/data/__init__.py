@@ -1,6 +1,9 @@
 """Data sources, the image scan, splits and tf.data pipelines."""
 
-from keras_tl.data.pipeline import IMAGE_INPUT, build_augmenter, encode_targets, load_image, load_images, make_dataset
+from keras_tl.data.feature_store import FeatureStore, row_order
+from keras_tl.data.image_cache import image_cache_file
+from keras_tl.data.pipeline import (IMAGE_INPUT, augments, build_augmenter, encode_targets, load_image, load_images,
+                                    make_dataset, shuffled)
 from keras_tl.data.prepared import PreparedData, check_source, label_counts, load_prepared, prepare_data, warnings_for
 from keras_tl.data.scan import ScanReport, scan
 from keras_tl.data.sources import IMAGE_EXTENSIONS, Listing, Sample, list_source
@@ -8,15 +11,18 @@ from keras_tl.data.split import SPLITS, load_split, save_splits, stratified_spli
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "FeatureStore",
     "IMAGE_INPUT",
     "Listing",
     "PreparedData",
     "SPLITS",
     "Sample",
     "ScanReport",
+    "augments",
     "build_augmenter",
     "check_source",
     "encode_targets",
+    "image_cache_file",
     "label_counts",
     "list_source",
     "load_image",
@@ -25,8 +31,10 @@ __all__ = [
     "load_split",
     "make_dataset",
     "prepare_data",
+    "row_order",
     "save_splits",
     "scan",
+    "shuffled",
     "stratified_split",
     "warnings_for",
 ]

@@ -18,6 +18,7 @@ from keras_tl.config.schema import AugmentConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
 IMAGE_INPUT = "image"
+SHUFFLE_BUFFER = 10_000
 
 
 def load_image(path: tf.Tensor | str, image_size: int) -> tf.Tensor:
@@ -45,6 +46,11 @@ def encode_targets(label_sets: Sequence[Sequence[str]], label_names: Sequence[st
     return np.array([index[labels[0]] for labels in label_sets], dtype="int32")
 
 
+def augments(cfg: Optional[AugmentConfig]) -> bool:
+    """Whether ``cfg`` changes images at all (build_augmenter returns None exactly when it does not)."""
+    return cfg is not None and (cfg.flip != "none" or cfg.rotation > 0 or cfg.zoom > 0 or cfg.contrast > 0)
+
+
 def build_augmenter(cfg: AugmentConfig, seed: int) -> Optional[keras.Sequential]:
     layers = []
     if cfg.flip != "none":
@@ -64,32 +70,55 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
                  ) -> tf.data.Dataset:
     """Batches of (image, target), or ({"image": ..., **extra_inputs}, target) for multi-input models.
 
-    Images are float32 in 0-255."""
+    Images are float32 in 0-255. With a cache, images are decoded in file order into it and the shuffle runs over
+    cached images. Without one, the shuffle runs over file paths and decoding follows it, so decoding overlaps
+    training from the first step and no buffer of decoded images is ever filled. Both visit the same order."""
     paths = tf.data.Dataset.from_tensor_slices(list(map(str, decode_paths)))
-    images = paths.map(lambda p: load_image(p, image_size), num_parallel_calls=AUTOTUNE, deterministic=True)
-    if cache == "memory":
-        images = images.cache()
-    elif cache == "disk" and cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        images = images.cache(str(cache_file))
-    if extra_inputs:
-        columns = {IMAGE_INPUT: images, **{k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()}}
-        inputs = tf.data.Dataset.zip(columns)
+
+    def decode(path):
+        return load_image(path, image_size)
+
+    if cache == "memory" or (cache == "disk" and cache_file is not None):
+        images = paths.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+        if cache == "memory":
+            images = images.cache()
+        else:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            images = images.cache(str(cache_file))
+        ds = shuffled(_examples(images, targets, extra_inputs), len(decode_paths), training=training, seed=seed)
     else:
-        inputs = images
-    ds = tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(targets)))
-    if training:
-        ds = ds.shuffle(min(len(decode_paths), 10_000), seed=seed, reshuffle_each_iteration=True)
+        ds = shuffled(_examples(paths, targets, extra_inputs), len(decode_paths), training=training, seed=seed)
+        ds = ds.map(lambda x, y: (_map_image(x, decode), y), num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size)
     augmenter = build_augmenter(augment, seed) if (training and augment is not None) else None
     if augmenter is not None:
-        def augment_batch(x, y):
-            if isinstance(x, dict):
-                return {**x, IMAGE_INPUT: augmenter(x[IMAGE_INPUT], training=True)}, y
-            return augmenter(x, training=True), y
-
-        ds = ds.map(augment_batch, num_parallel_calls=AUTOTUNE, deterministic=True)
+        ds = ds.map(lambda x, y: (_map_image(x, lambda batch: augmenter(batch, training=True)), y),
+                    num_parallel_calls=AUTOTUNE, deterministic=True)
     return ds.prefetch(AUTOTUNE)
+
+
+def shuffled(ds: tf.data.Dataset, count: int, *, training: bool, seed: int) -> tf.data.Dataset:
+    """The order every training pipeline uses: a seeded shuffle, redrawn each epoch.
+
+    The permutation depends only on ``count``, ``seed`` and TensorFlow's global seed at construction time, never
+    on the elements: a dataset of row indices shuffled here visits rows in the same order as the images."""
+    if not training:
+        return ds
+    return ds.shuffle(min(count, SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+
+
+def _examples(images: tf.data.Dataset, targets: np.ndarray, extra_inputs: Optional[dict[str, np.ndarray]]):
+    if extra_inputs:
+        columns = {IMAGE_INPUT: images, **{k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()}}
+        images = tf.data.Dataset.zip(columns)
+    return tf.data.Dataset.zip((images, tf.data.Dataset.from_tensor_slices(targets)))
+
+
+def _map_image(inputs, fn):
+    """Apply ``fn`` to the image of an example or batch, whether it is the whole input or the "image" entry."""
+    if isinstance(inputs, dict):
+        return {**inputs, IMAGE_INPUT: fn(inputs[IMAGE_INPUT])}
+    return fn(inputs)
 
 
 def balanced_class_weights(targets: np.ndarray, num_classes: int) -> dict[int, float]:
