@@ -19,3 +19,8 @@ class ModelError(KerasTLError):
 
 class RunFolderError(KerasTLError):
     pass
+
+
+class WriteFailed(RunFolderError):
+    """Writing the run folder failed (disk full, quota, permissions). Native writers such as h5py may be left in
+    a broken state, so the CLI exits right after reporting it (see keras_tl/cli/main.py)."""

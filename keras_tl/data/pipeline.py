@@ -67,18 +67,22 @@ def build_augmenter(cfg: AugmentConfig, seed: int) -> Optional[keras.Sequential]
 def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size: int, batch_size: int,
                  training: bool, seed: int, augment: Optional[AugmentConfig] = None, cache: str = "memory",
                  cache_file: Optional[Path] = None, extra_inputs: Optional[dict[str, np.ndarray]] = None,
-                 ) -> tf.data.Dataset:
+                 include_image: bool = True) -> tf.data.Dataset:
     """Batches of (image, target), or ({"image": ..., **extra_inputs}, target) for multi-input models.
 
     Images are float32 in 0-255. With a cache, images are decoded in file order into it and the shuffle runs over
     cached images. Without one, the shuffle runs over file paths and decoding follows it, so decoding overlaps
-    training from the first step and no buffer of decoded images is ever filled. Both visit the same order."""
+    training from the first step and no buffer of decoded images is ever filled. Both visit the same order.
+    Without ``include_image`` (text-only models) the inputs are ``extra_inputs`` alone, and no image is ever
+    decoded (tf.data only reads what the dataset yields)."""
     paths = tf.data.Dataset.from_tensor_slices(list(map(str, decode_paths)))
 
     def decode(path):
         return load_image(path, image_size)
 
-    if cache == "memory" or (cache == "disk" and cache_file is not None):
+    if not include_image:
+        ds = shuffled(_examples(None, targets, extra_inputs), len(decode_paths), training=training, seed=seed)
+    elif cache == "memory" or (cache == "disk" and cache_file is not None):
         images = paths.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
         if cache == "memory":
             images = images.cache()
@@ -90,7 +94,7 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
         ds = shuffled(_examples(paths, targets, extra_inputs), len(decode_paths), training=training, seed=seed)
         ds = ds.map(lambda x, y: (_map_image(x, decode), y), num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size)
-    augmenter = build_augmenter(augment, seed) if (training and augment is not None) else None
+    augmenter = build_augmenter(augment, seed) if (training and augment is not None and include_image) else None
     if augmenter is not None:
         ds = ds.map(lambda x, y: (_map_image(x, lambda batch: augmenter(batch, training=True)), y),
                     num_parallel_calls=AUTOTUNE, deterministic=True)
@@ -107,11 +111,13 @@ def shuffled(ds: tf.data.Dataset, count: int, *, training: bool, seed: int) -> t
     return ds.shuffle(min(count, SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
 
 
-def _examples(images: tf.data.Dataset, targets: np.ndarray, extra_inputs: Optional[dict[str, np.ndarray]]):
+def _examples(images: Optional[tf.data.Dataset], targets: np.ndarray,
+              extra_inputs: Optional[dict[str, np.ndarray]]) -> tf.data.Dataset:
+    inputs = images
     if extra_inputs:
-        columns = {IMAGE_INPUT: images, **{k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()}}
-        images = tf.data.Dataset.zip(columns)
-    return tf.data.Dataset.zip((images, tf.data.Dataset.from_tensor_slices(targets)))
+        columns = {k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()}
+        inputs = tf.data.Dataset.zip(columns if images is None else {IMAGE_INPUT: images, **columns})
+    return tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(targets)))
 
 
 def _map_image(inputs, fn):

@@ -28,14 +28,24 @@ def input_size(cfg: ModelConfig) -> int:
     return size
 
 
+def check_model_config(cfg: ModelConfig) -> None:
+    """Fail fast on what would only fail at build time: unknown backbone, size, alpha, missing weights file."""
+    if not cfg.uses_image:
+        return
+    spec = get_backbone(cfg.backbone)
+    input_size(cfg)
+    if cfg.alpha is not None and not spec.supports_alpha:
+        raise ModelError(f"model.alpha only applies to MobileNet backbones, not {spec.name}")
+    weights_source(cfg.weights)
+
+
 def build_image_features(cfg: ModelConfig, image: keras.KerasTensor) -> keras.KerasTensor:
     """Preprocessing + base + pooling on ``image`` (raw 0-255 RGB); returns the pooled feature vector."""
     spec = get_backbone(cfg.backbone)
     size = input_size(cfg)
+    check_model_config(cfg)
     kwargs = dict(spec.constructor_kwargs)
     if cfg.alpha is not None:
-        if not spec.supports_alpha:
-            raise ModelError(f"model.alpha only applies to MobileNet backbones, not {spec.name}")
         kwargs["alpha"] = cfg.alpha
     source = weights_source(cfg.weights)
     base = _construct(spec, size, weights="imagenet" if source == "imagenet" else None,

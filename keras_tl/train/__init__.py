@@ -2,7 +2,14 @@
 
 from keras_tl.train.cached_features import CachedPhase1, PhaseInputs, head_of, plan_cached_phase1
 from keras_tl.train.callbacks import read_history
-from keras_tl.train.freezing import boundary_index, freeze_base, unfreeze_top
+from keras_tl.train.freezing import (
+    boundary_index,
+    freeze_base,
+    trainable_per_phase,
+    unfreeze_for_fine_tuning,
+    unfreeze_text_top,
+    unfreeze_top,
+)
 from keras_tl.train.optimizers import fine_tune_optimizer, make_optimizer, warmup_cosine
 from keras_tl.train.seeding import seed_everything
 from keras_tl.train.speed import compile_options, float32_model, precision_policy
@@ -27,6 +34,9 @@ __all__ = [
     "precision_policy",
     "read_history",
     "seed_everything",
+    "trainable_per_phase",
+    "unfreeze_for_fine_tuning",
+    "unfreeze_text_top",
     "unfreeze_top",
     "warmup_cosine",
 ]

@@ -50,6 +50,11 @@ def plan_cached_phase1(model: keras.Model, data: PreparedData, config: Experimen
     cfg = config.train
     if cfg.cache_features == "off" or cfg.phase1.epochs == 0:
         return None
+    refusal = cache_refusal(config)
+    if refusal:
+        check_cache_features(config)  # with "on": an error
+        log(f"phase 1: features are not cached ({refusal})")
+        return None
     augmenting = augments(config.data.augment)
     if cfg.cache_features == "auto" and augmenting and cfg.feature_views == 0:
         log("phase 1: the base runs on every augmented batch (set train.feature_views to cache augmented views, "
@@ -66,6 +71,26 @@ def plan_cached_phase1(model: keras.Model, data: PreparedData, config: Experimen
             "set train.feature_views to precompute augmented views)")
     views = cfg.feature_views if augmenting else 0
     return CachedPhase1(model, head, data, config, run, views, log)
+
+
+def cache_refusal(config: ExperimentConfig) -> str:
+    """Why the config's model cannot train phase 1 on cached features ("" if it can)."""
+    if config.model.uses_text:
+        # The text encoder is frozen in phase 1 too, but the fused head takes token ids: caching the image
+        # features alone would still run BERT in every step, and caching both is not implemented.
+        return f"model.modality: {config.model.modality} takes text; only image-only models train on cached features"
+    if config.train.distribution != "none":
+        # Each replica (or worker) would need its shard of the features in the strategy's own batch order.
+        return (f"train.distribution: {config.train.distribution}; cached features train on one device, so the "
+                "base runs in every step")
+    return ""
+
+
+def check_cache_features(config: ExperimentConfig) -> None:
+    """With train.cache_features: on, refuse (before any work) a config whose model cannot use cached features."""
+    refusal = cache_refusal(config)
+    if config.train.cache_features == "on" and refusal:
+        raise ConfigError(f"train.cache_features: on cannot be used here: {refusal}; set it to auto or off")
 
 
 def head_of(model: keras.Model) -> tuple[Optional[keras.Model], str]:

@@ -41,10 +41,15 @@ def float32_model(model: keras.Model) -> keras.Model:
     return clone
 
 
-def compile_options(cfg: TrainConfig) -> dict:
-    """Keyword arguments for ``model.compile``; refuses combinations Keras would silently change."""
+def check_speed_options(cfg: TrainConfig) -> None:
+    """Refuse combinations Keras would silently change (call before any work)."""
     if cfg.jit_compile == "on" and cfg.deterministic:
         raise ConfigError("train.jit_compile: on needs train.deterministic: false "
                           "(TensorFlow cannot run XLA-compiled training deterministically)")
+
+
+def compile_options(cfg: TrainConfig) -> dict:
+    """Keyword arguments for ``model.compile``."""
+    check_speed_options(cfg)
     jit_compile = {"auto": "auto", "on": True, "off": False}[cfg.jit_compile]
     return {"jit_compile": jit_compile, "steps_per_execution": cfg.steps_per_execution}
