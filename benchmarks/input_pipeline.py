@@ -10,11 +10,17 @@ block_13, BatchNorm frozen). Inputs:
 - decode only: the same without augmentation (what phase 1 reads when it cannot use cached features);
 - cached + augment: the default data.cache: memory (decode once, augment every step).
 
-Two real image sources: JPEG photographs (crops of scikit-learn's sample photos, about 500x375, so decoding and
-resizing cost what a phone photo set costs) and easy-VQA's 64x64 PNG pictures. Also reported: the pipeline alone
-(no model), which shows how much headroom the input side has.
+Measurement: the model is traced once; every measurement then starts a fresh iterator, runs ``--warmup`` steps
+(iterator start-up, prefetch filling, autotune settling) and times the next ``--steps``. Trials are interleaved
+(trial 1 of every pipeline, then trial 2, ...; the order rotates each trial) and the result is the median of the
+per-trial ratios to pre-materialized, so that load from other processes hits every pipeline alike.
+The pipeline alone (no model) is also timed, in wall time and in CPU time per batch: on a machine with few
+cores the input side's CPU time is taken from the training step, however well it overlaps.
 
-    python -m benchmarks.input_pipeline [--steps 30] [--trials 3]
+Sources: JPEG photographs (crops of scikit-learn's sample photos, about 500x375, so decoding and resizing cost
+what a phone photo set costs) in both phases, and easy-VQA's 64x64 PNG pictures (pipeline alone).
+
+    python -m benchmarks.input_pipeline [--steps 40] [--warmup 5] [--trials 3]
 """
 
 from __future__ import annotations
@@ -101,53 +107,62 @@ class StepClock(keras.callbacks.Callback):
         self.ends.append(time.perf_counter())
 
 
-def steps_per_second(model: keras.Model, ds: tf.data.Dataset, steps: int, warmup: int = 3) -> float:
+def steps_per_second(model: keras.Model, ds: tf.data.Dataset, steps: int, warmup: int) -> float:
     """Steady-state rate: the steps after ``warmup`` (which absorb iterator start-up and prefetch filling)."""
     clock = StepClock()
     model.fit(ds, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[clock])
     return steps / (clock.ends[-1] - clock.ends[warmup - 1])
 
 
-def pipeline_alone(ds: tf.data.Dataset, steps: int) -> float:
+def pipeline_alone(ds: tf.data.Dataset, steps: int, warmup: int) -> tuple[float, float]:
+    """Batches per second and CPU milliseconds (all threads of this process) per batch."""
     iterator = iter(ds)
-    next(iterator)
+    for _ in range(warmup):
+        next(iterator)
+    cpu = time.process_time()
     with Timer() as timer:
         for _ in range(steps):
             next(iterator)
-    return steps / timer.seconds
+    return steps / timer.seconds, (time.process_time() - cpu) / steps * 1000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("runs/benchmarks"))
-    parser.add_argument("--steps", type=int, default=30, help="timed training steps per measurement")
-    parser.add_argument("--trials", type=int, default=3, help="alternating trials of each pipeline")
+    parser.add_argument("--steps", type=int, default=40, help="timed training steps per measurement")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement")
+    parser.add_argument("--trials", type=int, default=3, help="interleaved trials of each pipeline")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     before = machine()
-    # (source, folder, phases trained): the photos in both phases, the small PNGs in phase 1 (the cheaper step).
+    # (source, folder, phases trained): the photos in both phases; the small PNGs through the pipeline alone.
     sources = [("JPEG photos ~500x375", photo_folder(workdir / "photos"), (1, 2)),
-               ("easy-VQA PNG 64x64", easy_vqa_folders(workdir)["shapes"], (1,))]
+               ("easy-VQA PNG 64x64", easy_vqa_folders(workdir)["shapes"], ())]
     rows = []
     for source, folder, phases in sources:
         inputs, num_classes = pipelines(folder, seed=0)
         for name, ds in inputs.items():
-            rows.append({"source": source, "phase": "-", "pipeline": name, "trial": 1,
-                         "steps_per_s": pipeline_alone(ds, 60), "what": "pipeline alone, no model"})
+            rate, cpu_ms = pipeline_alone(ds, 60, args.warmup)
+            rows.append({"source": source, "phase": "-", "pipeline": name, "trial": 1, "steps_per_s": rate,
+                         "cpu_ms_per_batch": cpu_ms, "what": "pipeline alone, no model"})
         for phase in phases:
             model = model_for(phase, num_classes)
             model.fit(inputs["pre-materialized"], steps_per_epoch=2, epochs=1, verbose=0)  # trace once
+            names = list(inputs)
             for trial in range(args.trials):
-                for name, ds in inputs.items():
-                    rate = steps_per_second(model, ds, args.steps)
+                for name in names[trial % len(names):] + names[:trial % len(names)]:
+                    cpu = time.process_time()
+                    rate = steps_per_second(model, inputs[name], args.steps, args.warmup)
+                    cpu_ms = (time.process_time() - cpu) / (args.steps + args.warmup) * 1000
                     rows.append({"source": source, "phase": phase, "pipeline": name, "trial": trial + 1,
-                                 "steps_per_s": rate, "what": "training steps"})
+                                 "steps_per_s": rate, "cpu_ms_per_batch": cpu_ms, "what": "training steps"})
                     print(f"  {source}, phase {phase}, {name}, trial {trial + 1}: {rate:.3f} steps/s", flush=True)
     summary = summarize(rows)
     print()
-    print_table(summary, ["source", "phase", "pipeline", "steps_per_s", "vs_pre_materialized"])
+    print_table(summary, ["source", "phase", "pipeline", "steps_per_s", "vs_pre_materialized", "cpu_ms_per_batch"])
     result = {"benchmark": "input_pipeline", "model": "MobileNetV2 alpha 1.0", "image_size": SIZE, "batch": BATCH,
-              "timed_steps": args.steps, "machine_before": before, "machine_after": machine(), "summary": summary}
+              "timed_steps": args.steps, "warmup_steps": args.warmup, "trials": args.trials,
+              "machine_before": before, "machine_after": machine(), "summary": summary}
     paths = write_results("input_pipeline", result, rows)
     print(f"\nwrote {paths[0]} and {paths[1]}")
 
@@ -165,7 +180,10 @@ def summarize(rows: list[dict]) -> list[dict]:
         ratios = [rate(source, phase, pipeline, t) / rate(source, phase, "pre-materialized", t) for t in trials]
         out.append({"source": source, "phase": phase, "pipeline": pipeline,
                     "steps_per_s": round(statistics.median(rate(source, phase, pipeline, t) for t in trials), 3),
-                    "vs_pre_materialized": round(statistics.median(ratios), 3)})
+                    "vs_pre_materialized": round(statistics.median(ratios), 3),
+                    "cpu_ms_per_batch": round(statistics.median(
+                        r["cpu_ms_per_batch"] for r in rows
+                        if (r["source"], r["phase"], r["pipeline"]) == (source, phase, pipeline)), 1)})
     return out
 
 

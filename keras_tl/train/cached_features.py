@@ -29,6 +29,10 @@ from keras_tl.train.speed import precision_policy
 
 # A head step is a few small matrix products: one Python round trip per step would cost more than the step.
 HEAD_STEPS_PER_EXECUTION = 64
+# Feature extraction batches hold as many pixels as a training batch of 32 at 224 px: small images then run in
+# large batches (per-batch dispatch costs more than the convolutions of a few 64 px images), with no more memory.
+EXTRACTION_PIXELS = 32 * 224 * 224
+MAX_EXTRACTION_BATCH = 512
 
 
 @dataclass
@@ -159,8 +163,9 @@ class CachedPhase1:
         self.log(f"phase 1: computing base features of {what}{len(self.data.splits[split])} {split} images "
                  f"once ({rows * width * 4 / 2**20:.1f} MiB in {where})")
         cfg, size = self.config, int(self.model.inputs[0].shape[1])
-        images = self.data.dataset(split, image_size=size, batch_size=cfg.data.batch_size, training=False,
-                                   seed=cfg.seed, cache="none")
+        batch_size = min(max(cfg.data.batch_size, EXTRACTION_PIXELS // (size * size)), MAX_EXTRACTION_BATCH)
+        images = self.data.dataset(split, image_size=size, batch_size=batch_size, training=False, seed=cfg.seed,
+                                   cache="none")
         images = images.map(lambda x, y: x)
         augmenter = build_augmenter(cfg.data.augment, cfg.seed) if views else None
         if augmenter is not None:
