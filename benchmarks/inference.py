@@ -63,6 +63,9 @@ def main() -> None:
                                    threads=args.threads)
         for name, predict in runners.items():
             try:
+                rows_out = len(np.asarray(predict(sample)))
+                if rows_out != batch:
+                    raise ValueError(f"{rows_out} predictions for a batch of {batch}")
                 p50, p90 = latency_ms(predict, sample, settings)
             except Exception as err:  # noqa: BLE001 - e.g. an artifact with a fixed batch of 1: say so, go on
                 rows.append({"runtime": name, "batch": batch, "note": f"not run: {str(err).splitlines()[0][:120]}"})
