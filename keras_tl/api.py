@@ -17,8 +17,10 @@ from keras_tl.models import build_model, check_model_config, load_trained_model,
 from keras_tl.progress import progress
 from keras_tl.run import RunFolder
 from keras_tl.train import fit_two_phase, seed_everything
+from keras_tl.train.cached_features import check_cache_features
 from keras_tl.train.distribution import lr_factor, place, scaled_for_replicas, worker_scratch
 from keras_tl.train.keras_multi_worker import multi_worker_fit
+from keras_tl.train.speed import check_speed_options, float32_model, precision_policy
 
 # Settings that may change between an interrupted run and its rerun without making it a different experiment.
 _RERUN_SAFE_KEYS = ("train.verbose", "evaluate", "export")
@@ -36,6 +38,8 @@ def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bo
     With train.distribution set, run the same call on every worker; only the chief writes the run folder."""
     run = run_folder_for(config)
     check_model_config(config.model)  # a bad backbone/size/weights fails before anything is written
+    check_speed_options(config.train)
+    check_cache_features(config)
     placement = place(config.train)  # before any TensorFlow op: a multi-worker strategy must exist first
     workspace = run if placement.is_chief else worker_scratch(run, placement.task, fresh=overwrite)
     _claim_run_folder(workspace, config, overwrite=overwrite, resume=resume, log=log)
@@ -61,13 +65,15 @@ def _train_into(run: RunFolder, workspace: RunFolder, placement, config: Experim
         log(f"{placement.kind}: {placement.replicas} replica{plural}, {config.data.batch_size} images per replica and "
             f"step, learning rates x{lr_factor(config.train, placement.replicas):g}")
     with placement.strategy.scope():
-        model = build_model(config, data.num_classes)
+        with precision_policy(config.train.mixed_precision):
+            model = build_model(config, data.num_classes)
         with multi_worker_fit(model, enabled=placement.multi_worker):
             fit_two_phase(model, data, scaled_for_replicas(config, placement.replicas), workspace, log=log)
     if not placement.is_chief:
         shutil.rmtree(workspace.path, ignore_errors=True)
         log(f"worker {placement.task} finished; the chief writes {run.path}")
         return run
+    model = float32_model(model)
     save_model_atomically(model, run.model_file)
     # A multi-worker model would run every prediction as a collective with workers that have already left.
     evaluate_run(run, model=None if placement.multi_worker else model, data=data, progress=True)

@@ -10,6 +10,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from keras_tl.run import RunFolder  # noqa: E402
 from tests.helpers import make_calibrated_base, make_image_folder, tiny_config  # noqa: E402
 
 
@@ -31,6 +32,16 @@ def config_factory(tmp_path, image_folder, base_weights):
         return tiny_config(tmp_path / "runs", image_folder, base_weights, **overrides)
 
     return factory
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, image_folder, base_weights):
+    """The tiny config's data, scanned and split once per module (PreparedData), for tests that train repeatedly."""
+    from keras_tl.data import prepare_data
+
+    root = tmp_path_factory.mktemp("prepared")
+    config = tiny_config(root / "runs", image_folder, base_weights)
+    return prepare_data(config.data, RunFolder(root / "run").ensure(), seed=config.seed, multi_label=False)
 
 
 @pytest.fixture(scope="session")

@@ -106,3 +106,45 @@ def weights_by_layer(model) -> dict[str, list[np.ndarray]]:
 
 def changed_layers(before: dict, after: dict, atol: float = 0.0) -> set[str]:
     return {name for name in before if any(not np.allclose(a, b, atol=atol, rtol=0) for a, b in zip(before[name], after[name]))}
+
+
+NO_AUGMENT = {"augment": {"flip": "none", "rotation": 0.0, "zoom": 0.0, "contrast": 0.0}}
+
+
+_TEMPLATES: dict = {}
+
+
+def fresh_model(model_config, num_classes: int, seed: int = 0):
+    """A newly built classifier: a clone of one built per model config (building reads the base file, which
+    takes seconds). The same seed gives the same initial head and the same dropout RNG."""
+    import keras
+
+    from keras_tl.models import build_classifier
+
+    key = (model_config.model_dump_json(), num_classes)
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = build_classifier(model_config, num_classes)
+    template = _TEMPLATES[key]
+    keras.utils.set_random_seed(seed)
+    model = keras.models.clone_model(template)
+    model.set_weights(template.get_weights())
+    return model
+
+
+def fit_fresh_model(config, prepared, run_dir: Path, log=lambda *_: None):
+    """Train a fresh model of the config (seeded from config.seed) with fit_two_phase."""
+    import keras
+
+    from keras_tl.models import build_classifier
+    from keras_tl.run import RunFolder
+    from keras_tl.train import fit_two_phase, precision_policy
+
+    run = RunFolder(run_dir).ensure()
+    if config.train.mixed_precision == "none":
+        model = fresh_model(config.model, prepared.num_classes, config.seed)
+    else:  # layers take the policy they are built under
+        keras.utils.set_random_seed(config.seed)
+        with precision_policy(config.train.mixed_precision):
+            model = build_classifier(config.model, prepared.num_classes)
+    result = fit_two_phase(model, prepared, config, run, log=log)
+    return model, run, result

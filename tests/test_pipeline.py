@@ -54,3 +54,49 @@ def test_extra_inputs_make_a_dict_batch(image_folder):
     assert set(x) == {"image", "token_ids"}
     np.testing.assert_array_equal(np.asarray(x["token_ids"]), ids[6:12])
     np.testing.assert_array_equal(np.asarray(y), targets[6:12])
+
+
+def test_shared_image_cache_is_named_after_its_images_and_reused(image_folder, tmp_path):
+    import os
+    import shutil
+
+    from keras_tl.data import image_cache_file
+
+    copy = tmp_path / "copy"
+    shutil.copytree(image_folder, copy)
+    paths, targets = paths_and_targets(copy)
+    def cache_file(size=32, run="run", shared=str(tmp_path / "shared")):
+        return image_cache_file("train", paths, size, run_cache_dir=tmp_path / run, shared_dir=shared)
+
+    name = cache_file()
+    assert name == cache_file(run="other") and name.parent == tmp_path / "shared"  # shared across runs
+    assert name != cache_file(size=48)
+    assert cache_file(shared=None) == tmp_path / "run" / "train"
+
+    def images():
+        ds = make_dataset(paths, targets, image_size=32, batch_size=36, training=False, seed=0, cache="disk",
+                          cache_file=name)
+        return batches(ds)[0][0]
+
+    first = images()
+    for path in paths:  # a second run reads the cache, not the files
+        os.remove(path)
+    np.testing.assert_array_equal(images(), first)
+    shutil.copytree(image_folder, copy, dirs_exist_ok=True)
+    os.utime(paths[0], ns=(0, 0))
+    assert name != cache_file()  # an edited image is a different cache
+
+
+
+def test_uncached_training_pipeline_shuffles_paths_and_keeps_examples_together(image_folder):
+    paths, _ = paths_and_targets(image_folder)
+    positions = np.arange(len(paths), dtype="int32")
+    ds = make_dataset(paths, positions, image_size=32, batch_size=8, training=True, seed=5, cache="none",
+                      extra_inputs={"token_ids": positions[:, None] * 10})
+    seen = []
+    for x, y in ds:
+        for image, ids, position in zip(x["image"].numpy(), x["token_ids"].numpy(), y.numpy()):
+            assert ids[0] == 10 * position
+            np.testing.assert_array_equal(image, load_image(paths[position], 32).numpy())
+            seen.append(int(position))
+    assert sorted(seen) == positions.tolist() and seen != positions.tolist()

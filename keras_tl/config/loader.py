@@ -105,6 +105,8 @@ def _one_line(err: ValidationError) -> str:
         close = difflib.get_close_matches(loc[-1], fields, n=1, cutoff=0.5)
         hint = f"; did you mean '{'.'.join(loc[:-1] + close)}'?" if close else f"; valid keys here: {', '.join(fields)}"
         return f"unknown config key '{key}'{hint}"
+    if first["type"] == "value_error" and "error" in first.get("ctx", {}):
+        return str(first["ctx"]["error"])  # a rule across keys: its message names them
     got = first.get("input")
     shown = repr(got) if not isinstance(got, dict) else "a mapping"
     return f"config key '{key}': {first['msg'][0].lower()}{first['msg'][1:]} (got {shown})"

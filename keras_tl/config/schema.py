@@ -5,13 +5,21 @@ Unknown keys are rejected (``extra="forbid"``) so that a typo never silently fal
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _switch_from_bool(value):
+    # YAML reads a bare on/off/true/false as a boolean.
+    return ("on" if value else "off") if isinstance(value, bool) else value
+
+
+Switch = Annotated[Literal["auto", "on", "off"], BeforeValidator(_switch_from_bool)]
 
 
 class AugmentConfig(Section):
@@ -33,10 +41,19 @@ class DataConfig(Section):
     test_fraction: float = Field(0.15, ge=0, lt=1)
     batch_size: int = Field(32, ge=1)
     cache: Literal["memory", "disk", "none"] = "memory"
+    cache_dir: Optional[str] = Field(
+        None, description="with cache: disk, a folder shared across runs (cache files are named after their images); "
+                          "default: inside the run folder")
     augment: AugmentConfig = AugmentConfig()
     class_weights: Literal["none", "balanced"] = "none"
     allow_outside_root: bool = Field(False, description="let manifest paths point outside the manifest's folder")
     scan_workers: int = Field(8, ge=1)
+
+    @model_validator(mode="after")
+    def _cache_dir_needs_disk_cache(self):
+        if self.cache_dir and self.cache != "disk":
+            raise ValueError(f"data.cache_dir is only used with data.cache: disk (got data.cache: {self.cache})")
+        return self
 
 
 class ModelConfig(Section):
@@ -102,6 +119,18 @@ class TrainConfig(Section):
     restore_best: bool = True
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 2
+    cache_features: Switch = Field(
+        "auto", description="phase 1 trains the head on base features computed once; auto: when data.augment is "
+                            "off or feature_views > 0, and the model has only an image input")
+    feature_views: int = Field(0, ge=0, description="augmented views of each training image precomputed for "
+                                                    "cached phase 1; 0: phase 1 sees un-augmented images")
+    feature_memory_mb: float = Field(1024, ge=0, description="cached features larger than this go to a "
+                                                             "memory-mapped file in the run folder")
+    mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = Field(
+        "none", description="compute dtype while training; model.keras is always saved in float32")
+    jit_compile: Switch = Field(
+        "auto", description="XLA; auto: Keras decides (off on CPU and with deterministic: true)")
+    steps_per_execution: int = Field(1, ge=1, description="batches per compiled call (fewer Python round trips)")
     distribution: Literal["none", "mirrored", "multi_worker", "tpu"] = Field(
         "none", description="tf.distribute strategy: mirrored = every local GPU; multi_worker = hosts in TF_CONFIG")
     lr_scaling: Literal["linear", "sqrt", "none"] = Field(

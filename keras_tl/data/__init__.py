@@ -1,6 +1,9 @@
 """Data sources, the image scan, splits and tf.data pipelines."""
 
-from keras_tl.data.pipeline import IMAGE_INPUT, build_augmenter, encode_targets, load_image, load_images, make_dataset
+from keras_tl.data.feature_store import FeatureStore, row_order
+from keras_tl.data.image_cache import image_cache_file
+from keras_tl.data.pipeline import (IMAGE_INPUT, augments, build_augmenter, encode_targets, load_image, load_images,
+                                    make_dataset, shuffled)
 from keras_tl.data.prepared import (PreparedData, check_source, label_counts, load_prepared, prepare_data,
                                     prepare_text, require_texts, warnings_for)
 from keras_tl.data.scan import ScanReport, scan
@@ -10,6 +13,7 @@ from keras_tl.data.tokenizer import PADDING_MASK_INPUT, TEXT_INPUTS, TOKEN_IDS_I
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "FeatureStore",
     "IMAGE_INPUT",
     "Listing",
     "PADDING_MASK_INPUT",
@@ -20,9 +24,11 @@ __all__ = [
     "TEXT_INPUTS",
     "TOKEN_IDS_INPUT",
     "TextTokenizer",
+    "augments",
     "build_augmenter",
     "check_source",
     "encode_targets",
+    "image_cache_file",
     "label_counts",
     "list_source",
     "load_image",
@@ -33,8 +39,10 @@ __all__ = [
     "prepare_data",
     "prepare_text",
     "require_texts",
+    "row_order",
     "save_splits",
     "scan",
+    "shuffled",
     "stratified_split",
     "warnings_for",
 ]

@@ -8,7 +8,7 @@ whether the process started at epoch 0 or was restarted at epoch N.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import tensorflow as tf
 
@@ -36,3 +36,8 @@ def reset_seed_states(states: list, seed: int, epoch) -> list:
 
 def shuffle_seed(seed: int, epoch: tf.Tensor) -> tf.Tensor:
     return tf.constant(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
+
+
+def per_epoch(one_epoch: Callable[[tf.Tensor], tf.data.Dataset], epoch: tf.Variable) -> tf.data.Dataset:
+    """A dataset that, each time an iteration over it starts, yields ``one_epoch(epoch's value then)``."""
+    return tf.data.Dataset.from_tensors(0).map(lambda _: epoch.read_value()).flat_map(one_epoch)

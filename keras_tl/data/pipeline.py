@@ -15,10 +15,11 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from keras_tl.config.schema import AugmentConfig
-from keras_tl.data.epoch_seeds import reset_seed_states, seed_states, shuffle_seed
+from keras_tl.data.epoch_seeds import per_epoch, reset_seed_states, seed_states, shuffle_seed
 
 AUTOTUNE = tf.data.AUTOTUNE
 IMAGE_INPUT = "image"
+SHUFFLE_BUFFER = 10_000
 
 
 def load_image(path: tf.Tensor | str, image_size: int) -> tf.Tensor:
@@ -46,6 +47,11 @@ def encode_targets(label_sets: Sequence[Sequence[str]], label_names: Sequence[st
     return np.array([index[labels[0]] for labels in label_sets], dtype="int32")
 
 
+def augments(cfg: Optional[AugmentConfig]) -> bool:
+    """Whether ``cfg`` changes images at all (build_augmenter returns None exactly when it does not)."""
+    return cfg is not None and (cfg.flip != "none" or cfg.rotation > 0 or cfg.zoom > 0 or cfg.contrast > 0)
+
+
 def build_augmenter(cfg: AugmentConfig, seed: int) -> Optional[keras.Sequential]:
     layers = []
     if cfg.flip != "none":
@@ -65,53 +71,76 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
                  include_image: bool = True, epoch: Optional[tf.Variable] = None) -> tf.data.Dataset:
     """Batches of (image, target), or ({"image": ..., **extra_inputs}, target) for multi-input models.
 
-    Images are float32 in 0-255. Without ``include_image`` (text-only models) the inputs are ``extra_inputs``
-    alone, and no image is ever decoded (tf.data only reads what the dataset yields). With ``epoch`` (training),
-    each epoch's order and augmentations depend only on (seed, the variable's value when the epoch starts)."""
+    Images are float32 in 0-255. With a cache, images are decoded in file order into it and the shuffle runs over
+    cached images. Without one, the shuffle runs over file paths and decoding follows it, so decoding overlaps
+    training from the first step and no buffer of decoded images is ever filled. Both visit the same order.
+    Without ``include_image`` (text-only models) the inputs are ``extra_inputs`` alone, and no image is ever
+    decoded (tf.data only reads what the dataset yields). With ``epoch`` (training), each epoch's order and
+    augmentations depend only on the seed and the variable's value when the epoch's iteration starts."""
     paths = tf.data.Dataset.from_tensor_slices(list(map(str, decode_paths)))
-    images = paths.map(lambda p: load_image(p, image_size), num_parallel_calls=AUTOTUNE, deterministic=True)
-    if cache == "memory":
-        images = images.cache()
-    elif cache == "disk" and cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        images = images.cache(str(cache_file))
-    if not include_image:
-        inputs = tf.data.Dataset.zip({k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()})
-    elif extra_inputs:
-        columns = {IMAGE_INPUT: images, **{k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()}}
-        inputs = tf.data.Dataset.zip(columns)
-    else:
-        inputs = images
-    ds = tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(targets)))
+
+    def decode(path):
+        return load_image(path, image_size)
+
+    images = None
+    if include_image and (cache == "memory" or (cache == "disk" and cache_file is not None)):
+        images = paths.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+        if cache == "memory":
+            images = images.cache()
+        else:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            images = images.cache(str(cache_file))
     augmenter = build_augmenter(augment, seed) if (training and augment is not None and include_image) else None
-    buffer = min(len(decode_paths), 10_000)
+    augmenter_states = seed_states(augmenter.variables) if augmenter is not None else []
 
-    def batches(ds: tf.data.Dataset) -> tf.data.Dataset:
+    def batches(epoch_now: Optional[tf.Tensor] = None) -> tf.data.Dataset:
+        order = dict(count=len(decode_paths), training=training, seed=seed, epoch=epoch_now)
+        if not include_image:
+            ds = shuffled(_examples(None, targets, extra_inputs), **order)
+        elif images is not None:
+            ds = shuffled(_examples(images, targets, extra_inputs), **order)
+        else:
+            ds = shuffled(_examples(paths, targets, extra_inputs), **order)
+            ds = ds.map(lambda x, y: (_map_image(x, decode), y), num_parallel_calls=AUTOTUNE, deterministic=True)
         ds = ds.batch(batch_size)
-        if augmenter is None:
-            return ds
+        if augmenter is not None:
+            if epoch_now is not None:  # runs as the epoch's iteration starts, before any batch is augmented
+                reset_seed_states(augmenter_states, seed, epoch_now)
+            ds = ds.map(lambda x, y: (_map_image(x, lambda batch: augmenter(batch, training=True)), y),
+                        num_parallel_calls=AUTOTUNE, deterministic=True)
+        return ds
 
-        def augment_batch(x, y):
-            if isinstance(x, dict):
-                return {**x, IMAGE_INPUT: augmenter(x[IMAGE_INPUT], training=True)}, y
-            return augmenter(x, training=True), y
-
-        return ds.map(augment_batch, num_parallel_calls=AUTOTUNE, deterministic=True)
-
-    if training and epoch is not None:
-        augmenter_states = seed_states(augmenter.variables) if augmenter is not None else []
-
-        def one_epoch(current):
-            # Runs when the epoch's iterator starts, before any of its batches is augmented.
-            reset_seed_states(augmenter_states, seed, current)
-            return batches(ds.shuffle(buffer, seed=shuffle_seed(seed, current), reshuffle_each_iteration=False))
-
-        ds = tf.data.Dataset.from_tensors(0).map(lambda _: epoch.read_value()).flat_map(one_epoch)
-    elif training:
-        ds = batches(ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True))
-    else:
-        ds = batches(ds)
+    ds = per_epoch(batches, epoch) if (training and epoch is not None) else batches()
     return ds.prefetch(AUTOTUNE)
+
+
+def shuffled(ds: tf.data.Dataset, count: int, *, training: bool, seed: int,
+             epoch: Optional[tf.Tensor] = None) -> tf.data.Dataset:
+    """The order every training pipeline uses: a seeded shuffle, redrawn each epoch.
+
+    The permutation depends only on ``count``, ``seed`` (and ``epoch`` when given) and TensorFlow's global seed,
+    never on the elements: a dataset of row indices shuffled here visits rows in the same order as the images."""
+    if not training:
+        return ds
+    if epoch is not None:
+        return ds.shuffle(min(count, SHUFFLE_BUFFER), seed=shuffle_seed(seed, epoch), reshuffle_each_iteration=False)
+    return ds.shuffle(min(count, SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+
+
+def _examples(images: Optional[tf.data.Dataset], targets: np.ndarray,
+              extra_inputs: Optional[dict[str, np.ndarray]]) -> tf.data.Dataset:
+    inputs = images
+    if extra_inputs:
+        columns = {k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()}
+        inputs = tf.data.Dataset.zip(columns if images is None else {IMAGE_INPUT: images, **columns})
+    return tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(targets)))
+
+
+def _map_image(inputs, fn):
+    """Apply ``fn`` to the image of an example or batch, whether it is the whole input or the "image" entry."""
+    if isinstance(inputs, dict):
+        return {**inputs, IMAGE_INPUT: fn(inputs[IMAGE_INPUT])}
+    return fn(inputs)
 
 
 def balanced_class_weights(targets: np.ndarray, num_classes: int) -> dict[int, float]:

@@ -14,12 +14,17 @@ from keras_tl.data.epoch_seeds import reset_seed_states, seed_states
 from keras_tl.run import RunFolder
 
 
-def backup_dir(run: RunFolder, phase: int) -> Path:
-    return run.checkpoints_dir / f"phase{phase}"
+def _stem(phase: int, head_only: bool) -> str:
+    # A head trained on cached features checkpoints the head model's weights, which the full model cannot load.
+    return f"phase{phase}-head" if head_only else f"phase{phase}"
 
 
-def best_weights_file(run: RunFolder, phase: int) -> Path:
-    return run.checkpoints_dir / f"phase{phase}.best.weights.h5"
+def backup_dir(run: RunFolder, phase: int, head_only: bool = False) -> Path:
+    return run.checkpoints_dir / _stem(phase, head_only)
+
+
+def best_weights_file(run: RunFolder, phase: int, head_only: bool = False) -> Path:
+    return run.checkpoints_dir / f"{_stem(phase, head_only)}.best.weights.h5"
 
 
 def done_weights_file(run: RunFolder, phase: int) -> Path:
@@ -82,7 +87,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
 def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, has_validation: bool,
                     restore_best: bool, phase1_epochs: int, steps_per_epoch: int = 0,
-                    epoch_seeds: Optional[EpochSeeds] = None) -> list[keras.callbacks.Callback]:
+                    head_only: bool = False, epoch_seeds: Optional[EpochSeeds] = None) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = [epoch_seeds] if epoch_seeds is not None else []
     callbacks += [
         # History first: if a kill lands between this row and the backup below, the resumed run logs that
@@ -97,7 +102,7 @@ def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, 
             # Keras treats a missing threshold as "anything improves", even a NaN epoch: start from the worst value.
             best = -math.inf if mode == "max" else math.inf
         callbacks.append(keras.callbacks.ModelCheckpoint(
-            str(best_weights_file(run, phase)), monitor=monitor, mode=mode, save_best_only=True,
+            str(best_weights_file(run, phase, head_only)), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True, initial_value_threshold=best))
     if patience > 0 and has_validation:
         callbacks.append(ResumableEarlyStopping(run.history_file, phase, phase1_epochs, monitor=monitor,
@@ -107,8 +112,8 @@ def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, 
                             step_offset=phase1_epochs * steps_per_epoch if phase == 2 else 0),
         # Resume: rerunning the same command continues from the last finished epoch of this phase. Last, so
         # that an epoch counts as finished only once its best checkpoint and history row are written.
-        keras.callbacks.BackupAndRestore(str(backup_dir(run, phase)), save_freq="epoch", delete_checkpoint=False,
-                                         double_checkpoint=True),
+        keras.callbacks.BackupAndRestore(str(backup_dir(run, phase, head_only)), save_freq="epoch",
+                                         delete_checkpoint=False, double_checkpoint=True),
     ]
     return callbacks
 

@@ -15,15 +15,18 @@ import numpy as np
 from keras_tl.config.schema import ExperimentConfig
 from keras_tl.data import PreparedData
 from keras_tl.data.epoch_seeds import new_epoch_variable
+from keras_tl.data.image_cache import image_cache_file
 from keras_tl.data.pipeline import balanced_class_weights
 from keras_tl.errors import KerasTLError
 from keras_tl.models import input_size, model_input_names
 from keras_tl.run import RunFolder
+from keras_tl.train.cached_features import PhaseInputs, plan_cached_phase1
 from keras_tl.train.callbacks import (EpochSeeds, backup_dir, best_weights_file, done_weights_file,
                                       phase_callbacks)
 from keras_tl.train.freezing import freeze_base, unfreeze_for_fine_tuning
 from keras_tl.train.optimizers import fine_tune_optimizer, make_optimizer
 from keras_tl.train.seeding import seed_everything
+from keras_tl.train.speed import compile_options
 
 
 class TrainingDiverged(KerasTLError):
@@ -45,28 +48,36 @@ class TrainResult:
     phases: list[PhaseResult] = field(default_factory=list)
 
 
-def compile_for(model: keras.Model, optimizer: keras.optimizers.Optimizer, multi_label: bool) -> None:
+def compile_for(model: keras.Model, optimizer: keras.optimizers.Optimizer, multi_label: bool, **options) -> None:
+    """Compile with our loss and metrics; ``options`` go to ``model.compile`` (jit_compile, steps_per_execution)."""
     if multi_label:
         loss = keras.losses.BinaryCrossentropy()
         metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, **options)
 
 
 def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConfig, run: RunFolder,
                   log=print) -> TrainResult:
     cfg = config.train
+    options = compile_options(cfg)
     size = input_size(config.model)
     has_val = bool(data.splits["val"])
     monitor = cfg.monitor if has_val else cfg.monitor.replace("val_", "")
     common = dict(image_size=size, batch_size=config.data.batch_size, seed=config.seed, cache=config.data.cache,
                   inputs=model_input_names(model))
+
+    def cache_file(split: str):
+        return image_cache_file(split, data.paths(split), size, run_cache_dir=run.data_dir / "tfcache",
+                                shared_dir=config.data.cache_dir)
+
     epoch = new_epoch_variable()
-    train_ds = data.dataset("train", training=True, augment=config.data.augment, epoch=epoch,
-                            cache_file=run.data_dir / "tfcache" / "train", **common)
-    val_ds = data.dataset("val", training=False, cache_file=run.data_dir / "tfcache" / "val", **common) if has_val else None
+    train_ds = data.dataset("train", training=True, augment=config.data.augment, cache_file=cache_file("train"),
+                            epoch=epoch, **common)
+    val_ds = data.dataset("val", training=False, cache_file=cache_file("val"), **common) if has_val else None
+    cached = plan_cached_phase1(model, data, config, run, epoch=epoch, log=log)
     steps = math.ceil(len(data.splits["train"]) / config.data.batch_size)
     class_weight = None
     if config.data.class_weights == "balanced" and not data.multi_label:
@@ -74,7 +85,7 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
     run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
     result = TrainResult(model)
 
-    def run_phase(phase: int, epochs: int, initial_epoch: int, optimizer) -> PhaseResult:
+    def run_phase(phase: int, epochs: int, initial_epoch: int, optimizer, cached=None) -> PhaseResult:
         done = done_weights_file(run, phase)
         trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
         if done.is_file():
@@ -84,27 +95,37 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
         if epochs == 0:
             return PhaseResult(phase, 0, resumed=False, skipped=True, trainable_params=trainable)
         seed_everything(config.seed + phase, cfg.deterministic)
-        compile_for(model, optimizer, data.multi_label)
-        resumed = (backup_dir(run, phase) / "training_metadata.json").is_file()
-        log(f"phase {phase}: {'resuming' if resumed else 'training'} {trainable:,} parameters for {epochs} epochs")
+        head_only = cached is not None
+        fit = cached.inputs() if head_only else PhaseInputs(model, train_ds, val_ds)
+        steps_per_execution = max(options["steps_per_execution"], fit.min_steps_per_execution)
+        compile_for(fit.model, optimizer, data.multi_label, **{**options, "steps_per_execution": steps_per_execution})
+        resumed = (backup_dir(run, phase, head_only) / "training_metadata.json").is_file()
+        log(f"phase {phase}: {'resuming' if resumed else 'training'} {trainable:,} parameters for {epochs} epochs"
+            + (" on cached features" if head_only else ""))
         callbacks = phase_callbacks(run, phase, monitor=monitor, patience=cfg.early_stopping_patience,
                                     has_validation=has_val, restore_best=cfg.restore_best,
-                                    phase1_epochs=cfg.phase1.epochs, steps_per_epoch=steps,
+                                    phase1_epochs=cfg.phase1.epochs, steps_per_epoch=steps, head_only=head_only,
                                     epoch_seeds=EpochSeeds(epoch, config.seed))
-        model._initial_epoch = None  # Keras keeps the epoch an earlier phase's BackupAndRestore restored
-        history = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
-                            initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
-                            shuffle=False, verbose=cfg.verbose)  # the tf.data pipeline shuffles, seeded
-        _raise_if_diverged(history, phase, run)
-        best = best_weights_file(run, phase)
+        fit.model._initial_epoch = None  # Keras keeps the epoch an earlier phase's BackupAndRestore restored
+        try:
+            history = fit.model.fit(fit.train, validation_data=fit.val, epochs=initial_epoch + epochs,
+                                    initial_epoch=initial_epoch, steps_per_epoch=fit.steps_per_epoch,
+                                    callbacks=callbacks, class_weight=class_weight,
+                                    shuffle=False, verbose=cfg.verbose)  # the tf.data pipeline shuffles, seeded
+        finally:
+            if head_only:
+                cached.cleanup()
+        _raise_if_diverged(history, phase, run, head_only)
+        best = best_weights_file(run, phase, head_only)
         if cfg.restore_best and best.is_file():
-            model.load_weights(str(best))
+            fit.model.load_weights(str(best))  # the head model shares its layers with the full model
         model.save_weights(str(done))
-        shutil.rmtree(backup_dir(run, phase), ignore_errors=True)
+        shutil.rmtree(backup_dir(run, phase, head_only), ignore_errors=True)
         return PhaseResult(phase, len(history.epoch), resumed=resumed, trainable_params=trainable)
 
     freeze_base(model)
-    result.phases.append(run_phase(1, cfg.phase1.epochs, 0, make_optimizer(cfg.phase1, cfg.phase1.learning_rate)))
+    result.phases.append(run_phase(1, cfg.phase1.epochs, 0, make_optimizer(cfg.phase1, cfg.phase1.learning_rate),
+                                   cached))
     unfrozen, text_unfrozen = unfreeze_for_fine_tuning(model, config)
     if cfg.phase2.epochs and not unfrozen and not text_unfrozen:
         log("phase 2: the fine-tune boundary leaves no trainable base layer; only the head trains")
@@ -114,11 +135,11 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
     return result
 
 
-def _raise_if_diverged(history: keras.callbacks.History, phase: int, run: RunFolder) -> None:
+def _raise_if_diverged(history: keras.callbacks.History, phase: int, run: RunFolder, head_only: bool) -> None:
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
         epoch = history.epoch[len(losses) - 1] + 1 if history.epoch else len(losses)
-        best = best_weights_file(run, phase)
+        best = best_weights_file(run, phase, head_only)
         kept = f"; the best checkpoint so far is kept at {best}" if best.is_file() else ""
         raise TrainingDiverged(f"phase {phase} diverged at epoch {epoch} (loss is NaN/inf): lower "
                                f"train.phase{phase}.learning_rate{kept}")
