@@ -14,6 +14,7 @@ import tensorflow as tf
 
 # Keras names the state variable of every SeedGenerator this way; it is how a layer's randomness is found.
 SEED_STATE_NAME = "seed_generator_state"
+GRAPH_SEED = 0x5EED
 
 
 def new_epoch_variable() -> tf.Variable:
@@ -40,4 +41,12 @@ def shuffle_seed(seed: int, epoch: tf.Tensor) -> tf.Tensor:
 
 def per_epoch(one_epoch: Callable[[tf.Tensor], tf.data.Dataset], epoch: tf.Variable) -> tf.data.Dataset:
     """A dataset that, each time an iteration over it starts, yields ``one_epoch(epoch's value then)``."""
-    return tf.data.Dataset.from_tensors(0).map(lambda _: epoch.read_value()).flat_map(one_epoch)
+
+    def traced(value):
+        # Inside this function, TensorFlow combines the shuffle's tensor seed with the graph-level seed and fails
+        # when that is 0 (it compares the pair in Python). Pinning this function's own graph seed avoids it and
+        # makes the order independent of the caller's global seed.
+        tf.random.set_seed(GRAPH_SEED)
+        return one_epoch(value)
+
+    return tf.data.Dataset.from_tensors(0).map(lambda _: epoch.read_value()).flat_map(traced)
