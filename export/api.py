@@ -35,6 +35,8 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
     export_dir = run.ensure().export_dir
     export_dir.mkdir(exist_ok=True)
     _clean_interrupted(export_dir)
+    if inputs.takes_text:  # edge runners tokenize with the run's own file, next to the artifacts
+        shutil.copyfile(run.tokenizer_file, export_dir / run.tokenizer_file.name)
     if skipped:
         log(f"not built (ONNX takes fp32 and int8 only): {', '.join(skipped)}")
     previous = _previous_details(run)  # read before any file of this export replaces an earlier one

@@ -67,6 +67,32 @@ def convert(saved_model_dir: Path, precision: str, *, representative: Optional[C
     return model
 
 
+def convert_int8_keeping_float(saved_model_dir: Path, representative: Callable[[], Iterable[dict]],
+                               float_nodes: re.Pattern, *, granularity: str = "per_channel") -> bytes:
+    """Int8 (calibrated on ``representative``) except the ops whose output tensor names match ``float_nodes``,
+    which stay float32 with float weights; inputs and output stay float32.
+
+    TF's only public way to leave chosen nodes unquantized is its QuantizationDebugger. Node names come from a
+    float conversion of the same SavedModel, which names tensors exactly as the calibrated model does."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    names = [d["name"] for d in Interpreter(model_content=convert(saved_model_dir, "fp32")).get_tensor_details()]
+    denylisted = [name for name in names if float_nodes.search(name)]
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter._experimental_disable_per_channel = granularity == "per_tensor"  # as in convert()
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylisted)
+    try:
+        with silenced_stderr(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+            debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=representative,
+                                                                 debug_options=options)
+            return debugger.get_nondebug_quantized_model()
+    except Exception as err:  # noqa: BLE001 - as in convert()
+        raise ExportError(f"TFLite conversion (int8, text tower in float) failed: {first_line(err)}") from None
+
+
 def unsupported_ops(err: Exception) -> list[str]:
     """TF op names (without the ``tf.`` prefix) that a ConverterError reports as neither builtin nor allowed."""
     names = []
