@@ -42,7 +42,7 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
     previous = _previous_details(run)  # read before any file of this export replaces an earlier one
     with tempfile.TemporaryDirectory(dir=export_dir, prefix=WORK_PREFIX) as work:
         exporter = Exporter(inputs, settings, Path(work), log=log)
-        log(f"verifying on the {inputs.split} split ({len(exporter.targets)} images)")
+        log(f"verifying on the {inputs.split} split ({len(exporter.targets)} samples)")
         built = [exporter.export(spec) for spec in specs]
     results = sorted(built + _measure_present(exporter, previous, skip=specs, retire_failed=True), key=_order)
     return _finish(exporter, results, "export", log)
