@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -12,7 +11,7 @@ from export.artifacts import ArtifactSpec
 from export.errors import ExportError, UnsupportedOpsError, first_line
 from export.inputs import RunInputs
 from export.metadata import attach_metadata
-from export.text_tower import text_tower_pattern
+from export.text_tower import FloatScope, float_scope
 from keras_tl import __version__
 from keras_tl.cli.quiet import silenced_stderr
 from keras_tl.config.schema import ExportConfig
@@ -65,7 +64,7 @@ class ArtifactBuilder:
         details = {"granularity": granularity, "output": "float32", "representative_samples": samples,
                    "image_input": "float32" if keep_float is not None else cfg.int8_image_input}
         if self.inputs.takes_text:
-            details["text_tower"] = "float" if keep_float is not None else "int8"
+            details["text_tower"] = cfg.int8_text_tower
         return details
 
     def _onnx(self, precision: str, out: Path) -> dict:
@@ -81,14 +80,12 @@ class ArtifactBuilder:
                                     quant_format=cfg.onnx_quant_format, keep_float=keep_float)
         details = {**details, "quant_format": cfg.onnx_quant_format, "per_channel": True}
         if self.inputs.takes_text:
-            details.update(text_tower="float" if keep_float is not None else "int8", float_nodes=kept)
+            details.update(text_tower=self.config.int8_text_tower, float_nodes=kept)
         return details
 
-    def _text_tower_kept_float(self, precision: str) -> Optional[re.Pattern]:
-        """The text tower's node pattern when this int8 artifact keeps it float (the default), else None."""
-        if precision != "int8" or self.config.int8_text_tower != "float":
-            return None
-        return text_tower_pattern(self.inputs.model)
+    def _text_tower_kept_float(self, precision: str) -> Optional[FloatScope]:
+        """What of the text tower this int8 artifact keeps float (export.int8_text_tower), or None."""
+        return float_scope(self.inputs.model, self.config.int8_text_tower) if precision == "int8" else None
 
     def _description(self) -> str:
         what = {(True, False): "image", (True, True): "image+text", (False, True): "text"}[

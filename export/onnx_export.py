@@ -1,4 +1,5 @@
-"""ONNX export: tf2onnx from the Keras model (or its SavedModel), checked with onnx.checker; int8 by ONNX Runtime static quantization.
+"""ONNX export: tf2onnx from the Keras model (or its SavedModel), checked with onnx.checker; int8 by ONNX Runtime
+static quantization.
 
 Static (calibrated) quantization only: ORT's dynamic int8 is many times slower than fp32 for CNNs on CPU.
 Both files carry the class names in ``metadata_props`` ("labels", a JSON list).
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from export.errors import ExportError, first_line
 from export.runtimes import ONNX_LABELS_KEY
-from export.text_tower import matching
+from export.text_tower import FloatScope
 from keras_tl.cli.quiet import silenced_stderr
 
 def convert(model: keras.Model, path: Path, *, opset: int, labels: Sequence[str], producer: str,
@@ -54,10 +54,11 @@ def convert(model: keras.Model, path: Path, *, opset: int, labels: Sequence[str]
 
 
 def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, labels: Sequence[str], producer: str,
-             scratch: Path, quant_format: str = "qdq", keep_float: Optional[re.Pattern] = None) -> int:
+             scratch: Path, quant_format: str = "qdq", keep_float: Optional[FloatScope] = None) -> int:
     """Static int8 quantization of an ONNX model: per-channel int8 weights, uint8 activations calibrated
-    (min/max) on ``calibration``, an iterable of batch-1 input dicts keyed by input name. Nodes whose names match
-    ``keep_float`` stay float. Intermediate models go to a temporary folder inside ``scratch``.
+    (min/max) on ``calibration``, an iterable of batch-1 input dicts keyed by input name. Nodes that ``keep_float``
+    names stay float; MatMul and Gather nodes with a weight (initializer) input are the ones that carry weights.
+    Intermediate models go to a temporary folder inside ``scratch``.
 
     Returns the number of nodes kept float."""
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
@@ -77,8 +78,7 @@ def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, labels
             with silenced_stderr():
                 # skip_symbolic_shape: the symbolic shape pass needs sympy and adds nothing for fixed-size images.
                 quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-                excluded = [] if keep_float is None else matching(
-                    (node.name for node in onnx.load(str(prepared)).graph.node), keep_float)
+                excluded = [] if keep_float is None else _float_nodes(onnx.load(str(prepared)).graph, keep_float)
                 quantize_static(str(prepared), str(quantized), Reader(),
                                 quant_format=QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator,
                                 per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -87,6 +87,12 @@ def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, labels
             raise ExportError(f"ONNX int8 quantization failed: {first_line(err)}") from None
         _write(onnx.load(str(quantized)), path, labels, producer)
     return len(excluded)
+
+
+def _float_nodes(graph: onnx.GraphProto, scope: FloatScope) -> list[str]:
+    weights = {initializer.name for initializer in graph.initializer}
+    return [node.name for node in graph.node if scope.keeps_float(
+        node.name, node.op_type in ("MatMul", "Gather") and any(name in weights for name in node.input))]
 
 
 def _write(proto: onnx.ModelProto, path: Path, labels: Sequence[str], producer: str) -> None:
