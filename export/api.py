@@ -35,12 +35,14 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
     export_dir = run.ensure().export_dir
     export_dir.mkdir(exist_ok=True)
     _clean_interrupted(export_dir)
+    if inputs.takes_text:  # edge runners tokenize with the run's own file, next to the artifacts
+        shutil.copyfile(run.tokenizer_file, export_dir / run.tokenizer_file.name)
     if skipped:
         log(f"not built (ONNX takes fp32 and int8 only): {', '.join(skipped)}")
     previous = _previous_details(run)  # read before any file of this export replaces an earlier one
     with tempfile.TemporaryDirectory(dir=export_dir, prefix=WORK_PREFIX) as work:
         exporter = Exporter(inputs, settings, Path(work), log=log)
-        log(f"verifying on the {inputs.split} split ({len(exporter.targets)} images)")
+        log(f"verifying on the {inputs.split} split ({len(exporter.targets)} samples)")
         built = [exporter.export(spec) for spec in specs]
     results = sorted(built + _measure_present(exporter, previous, skip=specs, retire_failed=True), key=_order)
     return _finish(exporter, results, "export", log)

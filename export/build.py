@@ -11,6 +11,7 @@ from export.artifacts import ArtifactSpec
 from export.errors import ExportError, UnsupportedOpsError, first_line
 from export.inputs import RunInputs
 from export.metadata import attach_metadata
+from export.text_tower import FloatScope, float_scope
 from keras_tl import __version__
 from keras_tl.cli.quiet import silenced_stderr
 from keras_tl.config.schema import ExportConfig
@@ -28,6 +29,7 @@ class ArtifactBuilder:
         self.work = work
         self._saved_model: Optional[Path] = None
         self._onnx_fp32: Optional[Path] = None
+        self.onnx_route: Optional[str] = None  # how tf2onnx converted the model: "keras" or "saved_model"
         self._unsupported: Optional[UnsupportedOpsError] = None
 
     def build(self, spec: ArtifactSpec, out: Path, granularity: str = "per_channel") -> dict:
@@ -40,34 +42,56 @@ class ArtifactBuilder:
         if self._unsupported is not None:
             raise self._unsupported  # the same ops fail every variant; converting again would only cost time
         cfg = self.config
+        representative = lambda: self.inputs.representative(cfg.representative_samples)  # noqa: E731
+        keep_float = self._text_tower_kept_float(precision)
         try:
-            model = tflite.convert(self.saved_model(), precision, image_input=IMAGE_INPUT,
-                                   representative=lambda: self.inputs.representative(cfg.representative_samples),
-                                   int8_image_input=cfg.int8_image_input, granularity=granularity,
-                                   allow_flex_ops=cfg.allow_flex_ops)
+            if keep_float is not None:
+                model = tflite.convert_int8_keeping_float(self.saved_model(), representative, keep_float,
+                                                          granularity=granularity)
+            else:
+                model = tflite.convert(self.saved_model(), precision, image_input=IMAGE_INPUT,
+                                       representative=representative, int8_image_input=cfg.int8_image_input,
+                                       granularity=granularity, allow_flex_ops=cfg.allow_flex_ops)
         except UnsupportedOpsError as err:
             self._unsupported = err
             raise
-        backbone = self.inputs.config.model.backbone
         out.write_bytes(attach_metadata(
             model, self.inputs.labels, image_input=IMAGE_INPUT, image_size=self.inputs.image_size,
-            name=self.inputs.run.path.name, version=__version__,
-            description=f"{backbone} image classifier ({len(self.inputs.labels)} classes), trained with keras_tl"))
+            name=self.inputs.run.path.name, version=__version__, description=self._description()))
         if precision != "int8":
             return {}
-        return {"granularity": granularity, "image_input": cfg.int8_image_input, "output": "float32",
-                "representative_samples": min(cfg.representative_samples, len(self.inputs.data.paths("train")))}
+        samples = min(cfg.representative_samples, len(self.inputs.data.paths("train")))
+        details = {"granularity": granularity, "output": "float32", "representative_samples": samples,
+                   "image_input": "float32" if keep_float is not None else cfg.int8_image_input}
+        if self.inputs.takes_text:
+            details["text_tower"] = cfg.int8_text_tower
+        return details
 
     def _onnx(self, precision: str, out: Path) -> dict:
         cfg = self.config
-        details = {"opset": cfg.opset}
+        fp32 = self.onnx_fp32()
+        details = {"opset": cfg.opset, "route": self.onnx_route}
         if precision == "fp32":
-            shutil.copyfile(self.onnx_fp32(), out)
+            shutil.copyfile(fp32, out)
             return details
-        onnx_export.quantize(self.onnx_fp32(), out, self.inputs.representative(cfg.representative_samples),
-                             labels=self.inputs.labels, producer=PRODUCER, scratch=self.work,
-                             quant_format=cfg.onnx_quant_format)
-        return {**details, "quant_format": cfg.onnx_quant_format, "per_channel": True}
+        keep_float = self._text_tower_kept_float(precision)
+        kept = onnx_export.quantize(fp32, out, self.inputs.representative(cfg.representative_samples),
+                                    labels=self.inputs.labels, producer=PRODUCER, scratch=self.work,
+                                    quant_format=cfg.onnx_quant_format, keep_float=keep_float)
+        details = {**details, "quant_format": cfg.onnx_quant_format, "per_channel": True}
+        if self.inputs.takes_text:
+            details.update(text_tower=self.config.int8_text_tower, float_nodes=kept)
+        return details
+
+    def _text_tower_kept_float(self, precision: str) -> Optional[FloatScope]:
+        """What of the text tower this int8 artifact keeps float (export.int8_text_tower), or None."""
+        return float_scope(self.inputs.model, self.config.int8_text_tower) if precision == "int8" else None
+
+    def _description(self) -> str:
+        what = {(True, False): "image", (True, True): "image+text", (False, True): "text"}[
+            (self.inputs.takes_image, self.inputs.takes_text)]
+        backbone = self.inputs.config.model.backbone if self.inputs.takes_image else "BERT"
+        return f"{backbone} {what} classifier ({len(self.inputs.labels)} classes), trained with keras_tl"
 
     def saved_model(self) -> Path:
         if self._saved_model is None:
@@ -83,7 +107,8 @@ class ArtifactBuilder:
     def onnx_fp32(self) -> Path:
         if self._onnx_fp32 is None:
             path = self.work / "model_fp32.onnx"
-            onnx_export.convert(self.inputs.model, path, opset=self.config.opset, labels=self.inputs.labels,
-                                producer=PRODUCER)
+            self.onnx_route = onnx_export.convert(self.inputs.model, path, opset=self.config.opset,
+                                                  labels=self.inputs.labels, producer=PRODUCER,
+                                                  saved_model=self.saved_model)
             self._onnx_fp32 = path
         return self._onnx_fp32

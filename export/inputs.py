@@ -1,7 +1,8 @@
-"""A trained run as export needs it: the Keras model, its labels, calibration images and the verification split.
+"""A trained run as export needs it: the Keras model, its labels, calibration inputs and the verification split.
 
-Inputs are always dicts keyed by the model's input names, which is what the TFLite converter needs for
-multi-input models and what every runtime takes.
+Inputs are always dicts keyed by the model's input names ("image", and "token_ids" + "padding_mask" for models
+that read text), which is what the TFLite converter needs for multi-input models and what every runtime takes.
+Texts are tokenized with the run's own tokenizer.json, exactly as in training.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import numpy as np
 
 from export.errors import ExportError
 from keras_tl.config import ExperimentConfig
-from keras_tl.data import load_image, load_prepared
-from keras_tl.models import IMAGE_INPUT, input_size, load_trained_model
+from keras_tl.data import TEXT_INPUTS, load_image, load_prepared
+from keras_tl.models import IMAGE_INPUT, input_size, load_trained_model, model_input_names
 from keras_tl.run import RunFolder
 
 
@@ -25,11 +26,12 @@ class RunInputs:
         self.model: keras.Model = load_trained_model(run.require_model())
         self.data = load_prepared(run, config.data, config.model.multi_label)
         self.image_size = input_size(config.model)
-        self.input_names = [tensor.name for tensor in self.model.inputs]
-        extra = [name for name in self.input_names if name != IMAGE_INPUT]
-        if extra:
-            raise ExportError(f"the model takes inputs besides '{IMAGE_INPUT}' ({', '.join(extra)}); exporting "
-                              "multi-input models needs those inputs from the run's data, which this run lacks")
+        self.input_names = model_input_names(self.model)
+        unknown = [name for name in self.input_names if name not in (IMAGE_INPUT, *TEXT_INPUTS)]
+        if unknown:
+            raise ExportError(f"the model takes inputs that keras_tl data does not provide ({', '.join(unknown)})")
+        if self.takes_text and self.data.tokenizer is None:
+            raise ExportError(f"the model reads text but {run.tokenizer_file} is missing; rerun 'keras-tl train'")
         self.split = self._verification_split()
 
     @property
@@ -40,21 +42,33 @@ class RunInputs:
     def multi_label(self) -> bool:
         return self.data.multi_label
 
-    def representative(self, count: int) -> Iterator[dict]:
-        """Batch-1 input dicts of up to ``count`` train images, a seeded random sample (calibrates int8).
+    @property
+    def takes_image(self) -> bool:
+        return IMAGE_INPUT in self.input_names
 
-        Decoded afresh on every call, so large images never sit in memory all at once."""
+    @property
+    def takes_text(self) -> bool:
+        return any(name in TEXT_INPUTS for name in self.input_names)
+
+    def representative(self, count: int) -> Iterator[dict]:
+        """Batch-1 input dicts of up to ``count`` train samples, a seeded random sample (calibrates int8).
+
+        Images are decoded afresh on every call, so large images never sit in memory all at once."""
         paths = self.data.paths("train")
         order = np.random.default_rng(self.config.seed).permutation(len(paths))[:count]
+        texts = self.data.text_inputs("train") if self.takes_text else {}
         for index in order:
-            yield {IMAGE_INPUT: load_image(paths[index], self.image_size).numpy()[None]}
+            sample = {name: values[index:index + 1] for name, values in texts.items()}
+            if self.takes_image:
+                sample[IMAGE_INPUT] = load_image(paths[index], self.image_size).numpy()[None]
+            yield sample
 
     def batches(self) -> Iterator[dict]:
-        """The verification split in batches, decoded exactly as in training (no augmentation)."""
+        """The verification split in batches, decoded and tokenized exactly as in training (no augmentation)."""
         ds = self.data.dataset(self.split, image_size=self.image_size, batch_size=self.config.data.batch_size,
-                               training=False, seed=self.config.seed, cache="none")
-        for images, _ in ds.as_numpy_iterator():
-            yield images if isinstance(images, dict) else {IMAGE_INPUT: images}
+                               training=False, seed=self.config.seed, cache="none", inputs=self.input_names)
+        for inputs, _ in ds.as_numpy_iterator():
+            yield inputs if isinstance(inputs, dict) else {IMAGE_INPUT: inputs}
 
     def targets(self) -> np.ndarray:
         return self.data.targets(self.split)
@@ -68,4 +82,4 @@ class RunInputs:
         for split in ("test", "val"):
             if self.data.splits[split]:
                 return split
-        raise ExportError(f"{self.run.path} has no test or val images to verify exported models on")
+        raise ExportError(f"{self.run.path} has no test or val samples to verify exported models on")

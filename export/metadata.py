@@ -21,6 +21,8 @@ import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as tflite_schema
 
+from keras_tl.data import PADDING_MASK_INPUT, TOKEN_IDS_INPUT
+
 METADATA_NAME = b"TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"
 MODEL_IDENTIFIER = b"TFL3"
@@ -105,8 +107,19 @@ def _feature_content(w: _Writer) -> int:
     return w.table(offsets={1: w.table()}, bytes_={0: _FEATURE_PROPERTIES})  # Content: FeatureProperties (empty)
 
 
+# Text inputs: not a MediaPipe task input (no Tasks API classifies image+text), so plain features that name how
+# to fill them; the tokenizer itself ships as tokenizer.json next to the artifact.
+_INPUT_DESCRIPTIONS = {
+    TOKEN_IDS_INPUT: "int32 WordPiece token ids ([CLS] text [SEP], padded), from the tokenizer.json exported with it",
+    PADDING_MASK_INPUT: "int32 1 for each token of the text, 0 for padding (the same tokenizer.json gives it)",
+}
+
+
 def _feature_tensor(w: _Writer, name: str) -> int:
-    return w.table(offsets={0: w.string(name), 3: _feature_content(w)})
+    offsets = {0: w.string(name), 3: _feature_content(w)}
+    if name in _INPUT_DESCRIPTIONS:
+        offsets[1] = w.string(_INPUT_DESCRIPTIONS[name])
+    return w.table(offsets=offsets)
 
 
 def _probabilities_tensor(w: _Writer, num_classes: int) -> int:

@@ -1,4 +1,5 @@
-"""ONNX export: tf2onnx from the Keras model, checked with onnx.checker; int8 by ONNX Runtime static quantization.
+"""ONNX export: tf2onnx from the Keras model (or its SavedModel), checked with onnx.checker; int8 by ONNX Runtime
+static quantization.
 
 Static (calibrated) quantization only: ORT's dynamic int8 is many times slower than fp32 for CNNs on CPU.
 Both files carry the class names in ``metadata_props`` ("labels", a JSON list).
@@ -10,7 +11,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import keras
 import onnx
@@ -18,27 +19,48 @@ import tensorflow as tf
 
 from export.errors import ExportError, first_line
 from export.runtimes import ONNX_LABELS_KEY
+from export.text_tower import FloatScope
 from keras_tl.cli.quiet import silenced_stderr
 
-def convert(model: keras.Model, path: Path, *, opset: int, labels: Sequence[str], producer: str) -> None:
-    """Write ``model`` as ONNX to ``path`` and check it."""
+def convert(model: keras.Model, path: Path, *, opset: int, labels: Sequence[str], producer: str,
+            saved_model: Callable[[], Path]) -> str:
+    """Write ``model`` as ONNX to ``path`` and check it; returns the route that converted it.
+
+    tf2onnx's ``from_keras`` fails on some Keras 3 graphs (the image+text model's dict inputs); the model's
+    SavedModel (``saved_model()``, the one TFLite converts too) is then converted the way tf2onnx's command line
+    does it, keeping the input names."""
     import tf2onnx
+    from tf2onnx import tf_loader
 
     signature = [tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=tensor.name) for tensor in model.inputs]
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     try:
         with silenced_stderr():
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
-    except Exception as err:  # noqa: BLE001 - tf2onnx raises plain exceptions for unsupported ops and opsets
-        raise ExportError(f"ONNX conversion (opset {opset}) failed: {first_line(err)}") from None
+        route = "keras"
+    except Exception:  # noqa: BLE001 - tf2onnx raises plain exceptions for unsupported ops and opsets
+        try:
+            with silenced_stderr():
+                graph, inputs, outputs, renames = tf_loader.from_saved_model(
+                    str(saved_model()), None, None, return_tensors_to_rename=True)
+                proto, _ = tf2onnx.convert.from_graph_def(graph, input_names=inputs, output_names=outputs,
+                                                          opset=opset, tensors_to_rename=renames)
+            route = "saved_model"
+        except Exception as err:  # noqa: BLE001
+            raise ExportError(f"ONNX conversion (opset {opset}) failed from the Keras model and from its "
+                              f"SavedModel: {first_line(err)}") from None
     _write(proto, path, labels, producer)
+    return route
 
 
 def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, labels: Sequence[str], producer: str,
-             scratch: Path, quant_format: str = "qdq") -> None:
+             scratch: Path, quant_format: str = "qdq", keep_float: Optional[FloatScope] = None) -> int:
     """Static int8 quantization of an ONNX model: per-channel int8 weights, uint8 activations calibrated
-    (min/max) on ``calibration``, an iterable of batch-1 input dicts keyed by input name. Intermediate models
-    go to a temporary folder inside ``scratch``."""
+    (min/max) on ``calibration``, an iterable of batch-1 input dicts keyed by input name. Nodes that ``keep_float``
+    names stay float; MatMul and Gather nodes with a weight (initializer) input are the ones that carry weights.
+    Intermediate models go to a temporary folder inside ``scratch``.
+
+    Returns the number of nodes kept float."""
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
                                           quantize_static)
 
@@ -56,12 +78,21 @@ def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, labels
             with silenced_stderr():
                 # skip_symbolic_shape: the symbolic shape pass needs sympy and adds nothing for fixed-size images.
                 quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+                excluded = [] if keep_float is None else _float_nodes(onnx.load(str(prepared)).graph, keep_float)
                 quantize_static(str(prepared), str(quantized), Reader(),
                                 quant_format=QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator,
-                                per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                                per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                nodes_to_exclude=excluded)
         except Exception as err:  # noqa: BLE001 - ORT's quantizer raises plain exceptions
             raise ExportError(f"ONNX int8 quantization failed: {first_line(err)}") from None
         _write(onnx.load(str(quantized)), path, labels, producer)
+    return len(excluded)
+
+
+def _float_nodes(graph: onnx.GraphProto, scope: FloatScope) -> list[str]:
+    weights = {initializer.name for initializer in graph.initializer}
+    return [node.name for node in graph.node if scope.keeps_float(
+        node.name, node.op_type in ("MatMul", "Gather") and any(name in weights for name in node.input))]
 
 
 def _write(proto: onnx.ModelProto, path: Path, labels: Sequence[str], producer: str) -> None:

@@ -2,7 +2,8 @@
 
 Every predictor takes float32 images in raw 0-255 RGB (what the Keras model takes) and returns probabilities;
 quantized inputs and outputs are converted with the artifact's own quantization parameters. Labels come from the
-artifact's metadata, so a file copied away from its run folder still names its classes.
+artifact's metadata, so a file copied away from its run folder still names its classes. Models that read text
+take int32 token ids and padding masks; ``predict_images`` makes them with the tokenizer.json next to the file.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from export.artifacts import FORMAT_SUFFIX
 from export.errors import first_line
 from keras_tl.cli.quiet import silenced_stderr
 from keras_tl.errors import KerasTLError
+from keras_tl.data import TEXT_INPUTS, TextTokenizer
 from keras_tl.models import IMAGE_INPUT
+
+TOKENIZER_FILE = "tokenizer.json"
 
 ONNX_LABELS_KEY = "labels"
 
@@ -27,22 +31,37 @@ class _Predictor:
     runtime = ""
     input_names: list[str]
 
-    def __init__(self, path: Path, labels: Optional[list[str]], num_classes: int, image_size: int):
+    def __init__(self, path: Path, labels: Optional[list[str]], num_classes: int, image_size: Optional[int]):
         self.path = path
         self.labels = labels or [str(i) for i in range(num_classes)]
-        self.image_size = image_size
+        self.image_size = image_size  # None: a text-only model
 
     def predict(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
-    def predict_images(self, images: np.ndarray, text: Optional[str] = None) -> np.ndarray:
-        if text is not None:
-            raise KerasTLError(f"{self.path.name} takes no text input; leave out --text")
-        extra = [n for n in self.input_names if n != IMAGE_INPUT]
-        if extra:
-            raise KerasTLError(f"{self.path.name} needs inputs besides the image ({', '.join(extra)}); "
-                               "predicting with them is not supported for exported files")
-        return self.predict({IMAGE_INPUT: np.asarray(images, dtype=np.float32)})
+    def predict_images(self, images: Optional[np.ndarray], text: Optional[str] = None) -> np.ndarray:
+        """Probabilities for each image (with the same ``text`` for image+text models), or for the text alone."""
+        takes_text = any(name in TEXT_INPUTS for name in self.input_names)
+        if not takes_text:
+            if text is not None:
+                raise KerasTLError(f"{self.path.name} takes no text input; leave out --text")
+            return self.predict({IMAGE_INPUT: np.asarray(images, dtype=np.float32)})
+        if text is None:
+            raise KerasTLError(f'{self.path.name} also takes a text: pass it with --text "..."')
+        count = 1 if self.image_size is None else len(images)
+        inputs = self.tokenizer().encode([text] * count)
+        if self.image_size is not None:
+            inputs[IMAGE_INPUT] = np.asarray(images, dtype=np.float32)
+        # Exported files run at batch 1 (TFLite inputs have a fixed batch size); one image at a time.
+        return np.concatenate([self.predict({k: v[i:i + 1] for k, v in inputs.items()}) for i in range(count)])
+
+    def tokenizer(self) -> TextTokenizer:
+        """The tokenizer.json that export writes next to the artifacts, the one the model was trained with."""
+        path = self.path.parent / TOKENIZER_FILE
+        if not path.is_file():
+            raise KerasTLError(f"{self.path.name} takes text but {path} is missing; copy the tokenizer.json "
+                               "from the run's export folder next to it")
+        return TextTokenizer.load(path)
 
 
 class TFLitePredictor(_Predictor):
@@ -63,8 +82,9 @@ class TFLitePredictor(_Predictor):
         self.inputs = self.runner.get_input_details()
         self.input_names = list(self.inputs)
         (self.output_name, self.output), = self.runner.get_output_details().items()
-        image = self.inputs.get(IMAGE_INPUT) or next(iter(self.inputs.values()))
-        super().__init__(path, read_labels(content), int(self.output["shape"][-1]), int(image["shape"][1]))
+        image = self.inputs.get(IMAGE_INPUT)
+        super().__init__(path, read_labels(content), int(self.output["shape"][-1]),
+                         None if image is None else int(image["shape"][1]))
 
     def predict(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         feed = {name: _quantize(inputs[name], self.inputs[name]) for name in self.input_names}
@@ -89,10 +109,11 @@ class ONNXPredictor(_Predictor):
         except Exception as err:  # noqa: BLE001 - ORT raises its own exception types for unreadable files
             raise KerasTLError(f"ONNX Runtime cannot load {path}: {first_line(err, 240)}") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
-        image = next((i for i in self.session.get_inputs() if i.name == IMAGE_INPUT), self.session.get_inputs()[0])
+        image = next((i for i in self.session.get_inputs() if i.name == IMAGE_INPUT), None)
         raw_labels = self.session.get_modelmeta().custom_metadata_map.get(ONNX_LABELS_KEY)
         labels = json.loads(raw_labels) if raw_labels else None
-        super().__init__(path, labels, int(self.session.get_outputs()[0].shape[-1]), int(image.shape[1]))
+        super().__init__(path, labels, int(self.session.get_outputs()[0].shape[-1]),
+                         None if image is None else int(image.shape[1]))
 
     def predict(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, {name: inputs[name] for name in self.input_names})[0]

@@ -18,9 +18,11 @@ from ai_edge_litert import schema_py_generated as tflite_schema
 from export.metadata import input_names, pack_model
 from keras_tl.cli.quiet import silenced_stderr
 from export.errors import ExportError, UnsupportedOpsError, first_line
+from export.text_tower import FloatScope
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 _MISSING_OP_CODES = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS")
+_WEIGHT_OPS = (tflite_schema.BuiltinOperator.FULLY_CONNECTED, tflite_schema.BuiltinOperator.GATHER)
 
 
 def convert(saved_model_dir: Path, precision: str, *, representative: Optional[Callable[[], Iterable[dict]]] = None,
@@ -67,6 +69,35 @@ def convert(saved_model_dir: Path, precision: str, *, representative: Optional[C
     return model
 
 
+def convert_int8_keeping_float(saved_model_dir: Path, representative: Callable[[], Iterable[dict]],
+                               scope: FloatScope, *, granularity: str = "per_channel") -> bytes:
+    """Int8 (calibrated on ``representative``) except the ops that ``scope`` keeps float32; inputs and output
+    stay float32. Fully connected and embedding-lookup (gather) ops are the ones that carry weights.
+
+    TF's only public way to leave chosen nodes unquantized is its QuantizationDebugger, which takes the names of
+    those ops' output tensors. They come from a float conversion of the same SavedModel, which names tensors
+    exactly as the calibrated model does."""
+    float_model = tflite_schema.ModelT.InitFromPackedBuf(convert(saved_model_dir, "fp32"), 0)
+    denylisted = []
+    for op in float_model.subgraphs[0].operators:
+        is_weight_op = _builtin_code(float_model, op) in _WEIGHT_OPS
+        names = [_tensor_name(float_model, int(i)) for i in op.outputs]
+        denylisted += [name for name in names if scope.keeps_float(name, is_weight_op)]
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter._experimental_disable_per_channel = granularity == "per_tensor"  # as in convert()
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylisted)
+    try:
+        with silenced_stderr(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+            debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=representative,
+                                                                 debug_options=options)
+            return debugger.get_nondebug_quantized_model()
+    except Exception as err:  # noqa: BLE001 - as in convert()
+        raise ExportError(f"TFLite conversion (int8, part of the text tower float) failed: {first_line(err)}") from None
+
+
 def unsupported_ops(err: Exception) -> list[str]:
     """TF op names (without the ``tf.`` prefix) that a ConverterError reports as neither builtin nor allowed."""
     names = []
@@ -107,5 +138,14 @@ def pixel_valued_uint8_input(tflite: bytes, image_input: str) -> bytes:
 
 
 def _is_quantize(model, op) -> bool:
+    return _builtin_code(model, op) == tflite_schema.BuiltinOperator.QUANTIZE
+
+
+def _builtin_code(model, op) -> int:
     code = model.operatorCodes[op.opcodeIndex]
-    return max(code.builtinCode, code.deprecatedBuiltinCode) == tflite_schema.BuiltinOperator.QUANTIZE
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def _tensor_name(model, index: int) -> str:
+    name = model.subgraphs[0].tensors[index].name
+    return name.decode() if isinstance(name, bytes) else str(name)

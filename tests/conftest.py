@@ -45,15 +45,22 @@ def prepared(tmp_path_factory, image_folder, base_weights):
 
 
 @pytest.fixture(scope="session")
-def exported_run(tmp_path_factory):
+def shapes_base(tmp_path_factory) -> Path:
+    """A base pretrained on drawn shapes, so that runs transferred from it make confident predictions."""
+    from tests.export_helpers import make_pretrained_base
+
+    return make_pretrained_base(tmp_path_factory.mktemp("shapes-base") / "pretrained_base.keras")
+
+
+@pytest.fixture(scope="session")
+def exported_run(tmp_path_factory, shapes_base):
     """A small trained run, exported to all six artifacts; returns (RunFolder, export report).
 
     Tests that change files must work on a copy (``copy_run``)."""
     from export import export_run
-    from tests.export_helpers import make_export_run, make_pretrained_base
+    from tests.export_helpers import make_export_run
 
-    root = tmp_path_factory.mktemp("export")
-    run = make_export_run(root, make_pretrained_base(root / "pretrained_base.keras"))
+    run = make_export_run(tmp_path_factory.mktemp("export"), shapes_base)
     report = export_run(run.path, ["export.benchmark.runs=5", "export.benchmark.warmup=1"], log=lambda *_: None)
     return run, report
 

@@ -166,6 +166,10 @@ class ExportConfig(Section):
     int8_granularity: Literal["auto", "per_tensor", "per_channel"] = Field(
         "auto", description="full-int8 TFLite weight scales; auto: per-tensor, per-channel if that fails verification"
     )
+    int8_text_tower: Literal["mixed", "float", "int8"] = Field(
+        "mixed", description="int8 of models that read text: mixed: the BERT tower's matmuls and embeddings int8, "
+        "its activations float; float: the whole tower float; int8: all int8 (not faithful for BERT)"
+    )
     opset: int = Field(17, ge=13)
     onnx_quant_format: Literal["qdq", "qoperator"] = "qdq"
     allow_flex_ops: bool = False
