@@ -65,6 +65,26 @@ def exported_run(tmp_path_factory, shapes_base):
     return run, report
 
 
+@pytest.fixture(scope="session")
+def fused_export(tmp_path_factory, shapes_base, tiny_bert):
+    """A trained image+text run on captioned shapes, exported to fp32 and int8 TFLite and ONNX; returns
+    (RunFolder, export report, image folder)."""
+    import keras_tl
+    from export import export_run
+    from tests.text_helpers import add_sidecar_texts
+
+    root = tmp_path_factory.mktemp("fused-export")
+    folder = add_sidecar_texts(make_image_folder(root / "shapes", per_class=20))
+    config = tiny_config(root / "runs", folder, shapes_base, name="fused", model={"modality": "image_text"},
+                         text={"weights": str(tiny_bert), "max_length": 12, "projection_units": 8},
+                         data={"test_fraction": 0.25, "val_fraction": 0.15},
+                         train={"phase1": {"epochs": 12, "learning_rate": 5e-3}, "phase2": {"epochs": 0}})
+    run = keras_tl.train_model(config, log=lambda *_: None)
+    report = export_run(run.path, ["export.formats=[tflite,onnx]", "export.quantize=[fp32,int8]",
+                                   "export.benchmark.runs=3", "export.benchmark.warmup=1"], log=lambda *_: None)
+    return run, report, folder
+
+
 @pytest.fixture
 def copy_run(tmp_path, exported_run):
     """A private copy of the exported run folder, artifacts included."""

@@ -10,10 +10,16 @@ from pathlib import Path
 from tests.venvs import cached_venv, clean_env
 
 REQUIREMENTS = Path(__file__).resolve().parents[1] / "mobile_demo" / "edge" / "requirements.txt"
+EXTRAS = REQUIREMENTS.with_name("requirements-extras.txt")
 
 
-def edge_python() -> Path:
-    return cached_venv("edge-runner", [["-r", str(REQUIREMENTS)]], fingerprint=REQUIREMENTS.read_text())
+def edge_python(*extras: str) -> Path:
+    """The venv's interpreter; ``extras`` names packages of requirements-extras.txt to add, at their pins there."""
+    pins = [line for line in EXTRAS.read_text().splitlines() if line.split("==")[0] in extras]
+    assert len(pins) == len(extras), f"{extras} are not all pinned in {EXTRAS.name}"
+    installs = [["-r", str(REQUIREMENTS)]] + ([pins] if pins else [])
+    name = "-".join(["edge-runner", *sorted(extras)])
+    return cached_venv(name, installs, fingerprint=REQUIREMENTS.read_text() + "\n".join(pins))
 
 
 def run_edge(python: Path, arguments: list[str], timeout: int = 300) -> subprocess.CompletedProcess:

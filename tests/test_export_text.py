@@ -11,27 +11,11 @@ import numpy as np
 import pytest
 
 import keras_tl
-from export import export_run, predictor_for
+from export import predictor_for
 from keras_tl.cli.main import main
 from keras_tl.predict import KerasPredictor, predict_files
-from tests.helpers import make_image_folder, tiny_config
-from tests.text_helpers import add_sidecar_texts
 
 TEXTS = ("a photo of the circle", "what color is the shape ? green", "what color is the shape ? blue")
-
-
-@pytest.fixture(scope="module")
-def fused_export(tmp_path_factory, shapes_base, tiny_bert):
-    root = tmp_path_factory.mktemp("fused-export")
-    folder = add_sidecar_texts(make_image_folder(root / "shapes", per_class=20))
-    config = tiny_config(root / "runs", folder, shapes_base, name="fused", model={"modality": "image_text"},
-                         text={"weights": str(tiny_bert), "max_length": 12, "projection_units": 8},
-                         data={"test_fraction": 0.25, "val_fraction": 0.15},
-                         train={"phase1": {"epochs": 12, "learning_rate": 5e-3}, "phase2": {"epochs": 0}})
-    run = keras_tl.train_model(config, log=lambda *_: None)
-    report = export_run(run.path, ["export.formats=[tflite,onnx]", "export.quantize=[int8]",
-                                   "export.benchmark.runs=3", "export.benchmark.warmup=1"], log=lambda *_: None)
-    return run, report, folder
 
 
 @pytest.mark.slow
@@ -39,9 +23,10 @@ def test_int8_tflite_and_onnx_of_a_fused_model_pass_verification(fused_export):
     run, report, _ = fused_export
     assert report["samples"] == 15 and report["keras_accuracy"] >= 0.85
     entries = {(a["format"], a["precision"]): a for a in report["artifacts"]}
-    assert set(entries) == {("tflite", "int8"), ("onnx", "int8")}
+    assert set(entries) == {(f, p) for f in ("tflite", "onnx") for p in ("fp32", "int8")}  # fp32: edge tests
     for entry in entries.values():
         assert entry["passed"] and entry["top1_agreement"] >= 0.97, entry
+    for entry in (entries["tflite", "int8"], entries["onnx", "int8"]):
         assert entry["details"]["text_tower"] == "mixed"
     assert entries["onnx", "int8"]["details"]["route"] == "saved_model"  # tf2onnx from_keras fails on dict inputs
     assert entries["onnx", "int8"]["details"]["float_nodes"] > 0

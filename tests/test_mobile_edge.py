@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.edge_venv import edge_python, json_lines, run_edge
-from tests.predict_reference import predict_top, split_images
+from tests.predict_reference import assert_same_top1, predict_top, split_images
 from tests.venvs import clean_env
 
 # Largest top-1 probability gap allowed against ``keras-tl predict`` (which prints 3 decimals). The inputs match
@@ -52,11 +52,7 @@ def test_edge_runner_agrees_with_predict_on_the_test_images(edge_venv, exported_
     for image in images:
         top = edge[str(image)]["top"]
         assert sorted(label for label, _ in top) == sorted(run.labels())  # labels came from the file's zip
-        expected = theirs[str(image)]
-        # Same top-1; the int8 model's probabilities come in steps of 1/256, so an exact tie may be ordered
-        # either way (the gap check below still bounds it).
-        assert top[0][0] == expected[0][0] or dict(expected)[top[0][0]] == expected[0][1], (image.name, top, expected)
-        assert abs(top[0][1] - expected[0][1]) <= ARTIFACTS[artifact], (image.name, top, expected)
+        assert_same_top1(top, theirs[str(image)], ARTIFACTS[artifact], image.name)
         assert edge[str(image)]["latency_ms"] > 0
     assert re.search(r"15 inputs, ai_edge_litert, latency ms: median \d+\.\d+", result.stderr)
 
