@@ -82,15 +82,23 @@ def make_calibrated_base(path: Path, seed: int = 0) -> Path:
     model = build_classifier(cfg.model, 3)
     images = np.stack([np.asarray(draw_shape(k, c, 32, seed=s).convert("RGB"), dtype="float32")
                        for s in range(20) for k, c in CLASSES.items()])
-    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    for layer in norms:
-        layer.momentum = 0.0  # one large batch sets the moving statistics to that batch's statistics
-    model(images, training=True)
-    for layer in norms:
-        layer.momentum = 0.999
+    calibrate_batchnorm(model, images)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     return path
+
+
+def calibrate_batchnorm(model, images: np.ndarray) -> None:
+    """Set every BatchNorm's moving statistics to those of ``images`` (one large batch, momentum 0)."""
+    import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momentum = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(images, training=True)
+    for layer, value in zip(norms, momentum):
+        layer.momentum = value
 
 
 def weights_by_layer(model) -> dict[str, list[np.ndarray]]:

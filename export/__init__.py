@@ -1,0 +1,1 @@
+"""Export trained keras_tl models for phones and edge boards."""
