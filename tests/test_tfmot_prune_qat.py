@@ -1,5 +1,7 @@
 """Pruning, QAT and prune+QAT through the bridge, end to end on a tiny model that has really learned its task."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -7,7 +9,9 @@ import pytest
 from export.tfmot import (PRUNABLE_LAYERS, gzip_size, prune_run_model, qat_int8_tflite, run_tflite, tflite_bytes,
                           top1_agreement)
 from export.tfmot.prune import sparsity_schedule
+from keras_tl.config import load_config
 from keras_tl.data import load_images, prepare_data
+from keras_tl.errors import ConfigError
 from keras_tl.models import build_classifier, load_trained_model
 from keras_tl.run import RunFolder
 from keras_tl.train import compile_for
@@ -70,6 +74,16 @@ def prune_qat(trained, pruned):
 
 def accuracy(outputs, targets):
     return float(np.mean(np.argmax(outputs, axis=-1) == targets))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("export.qat_epochs=0", "config key 'export.qat_epochs': input should be greater than or equal to 1"),
+    ("export.prune=1.5", "config key 'export.prune': input should be less than 1"),
+    ("export.prune_epoch=3", "did you mean 'export.prune_epochs'"),
+])
+def test_compression_settings_are_validated(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(overrides=[override])
 
 
 @pytest.mark.parametrize("total_steps", [1, 2, 3, 7, 21, 100, 999])
