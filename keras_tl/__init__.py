@@ -22,6 +22,8 @@ _EXPORTS = {
     "train_model": "keras_tl.api",
     "evaluate_model": "keras_tl.api",
     "check_data": "keras_tl.api",
+    "write_run_report": "keras_tl.api",
+    "compare_runs": "keras_tl.evaluate.compare",
     "run_folder_for": "keras_tl.api",
     "ExperimentConfig": "keras_tl.config",
     "load_config": "keras_tl.config",
@@ -30,6 +32,7 @@ _EXPORTS = {
     "Prediction": "keras_tl.predict",
     "predict_files": "keras_tl.predict",
     "RunFolder": "keras_tl.run",
+    "TextTokenizer": "keras_tl.data",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,4 @@
-"""Top-k predictions from a trained Keras model (a run folder or a .keras file) on image files."""
+"""Top-k predictions from a trained Keras model (a run folder or a .keras file) on image files and/or a text."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Optional, Sequence
 import keras
 import numpy as np
 
-from keras_tl.data import IMAGE_EXTENSIONS, load_images
+from keras_tl.data import IMAGE_EXTENSIONS, IMAGE_INPUT, TEXT_INPUTS, TextTokenizer, load_images
 from keras_tl.errors import KerasTLError
-from keras_tl.models import load_trained_model
+from keras_tl.models import load_trained_model, model_input_names
 from keras_tl.run import RunFolder
 
 
@@ -26,12 +26,18 @@ class Prediction:
 
 
 class KerasPredictor:
-    """Runs a .keras model on raw 0-255 images, decoded exactly as in training."""
+    """Runs a .keras model on raw 0-255 images, decoded exactly as in training, and/or a text tokenized with
+    the run's tokenizer.json."""
 
-    def __init__(self, model: keras.Model, labels: Sequence[str]):
+    def __init__(self, model: keras.Model, labels: Sequence[str], tokenizer: Optional[TextTokenizer] = None):
         self.model = model
         self.labels = list(labels)
-        self.image_size = int(model.input_shape[1] if not isinstance(model.input_shape, list) else model.input_shape[0][1])
+        self.tokenizer = tokenizer
+        self.takes_text = any(name in TEXT_INPUTS for name in model_input_names(model))
+        images = [tensor for tensor in model.inputs if tensor.name not in TEXT_INPUTS]
+        self.image_size = int(images[0].shape[1]) if images else None  # None: a text-only model
+        if self.takes_text and tokenizer is None:
+            raise KerasTLError("this model takes text but no tokenizer.json was found next to it")
 
     @classmethod
     def from_path(cls, path: str | Path) -> "KerasPredictor":
@@ -43,10 +49,24 @@ class KerasPredictor:
             labels = [line for line in labels_file.read_text(encoding="utf-8").splitlines() if line]
         else:
             labels = [str(i) for i in range(int(model.output_shape[-1]))]
-        return cls(model, labels)
+        tokenizer_file = model_file.parent / "tokenizer.json"
+        tokenizer = TextTokenizer.load(tokenizer_file) if tokenizer_file.is_file() else None
+        return cls(model, labels, tokenizer)
 
-    def predict_images(self, images: np.ndarray, text: Optional[str] = None) -> np.ndarray:
-        return np.asarray(self.model.predict(images, verbose=0))
+    def predict_images(self, images: Optional[np.ndarray], text: Optional[str] = None) -> np.ndarray:
+        """Probabilities for each image (the same ``text`` with each), or for the text alone (text-only models)."""
+        if not self.takes_text:
+            if text is not None:
+                raise KerasTLError("this model takes no text; leave out --text")
+            return np.asarray(self.model.predict(images, verbose=0))
+        if text is None:
+            raise KerasTLError("this model also takes a text: pass it with --text \"...\"")
+        if self.image_size is None:
+            return np.asarray(self.model.predict(self.tokenizer.encode([text]), verbose=0))
+        if images is None:
+            raise KerasTLError("this model takes an image with the text: name an image file")
+        inputs = {IMAGE_INPUT: images, **self.tokenizer.encode([text] * len(images))}
+        return np.asarray(self.model.predict(inputs, verbose=0))
 
 
 def image_files(inputs: Sequence[str | Path]) -> list[Path]:
@@ -71,6 +91,11 @@ def top_k(probs: np.ndarray, labels: Sequence[str], k: int) -> list[tuple[str, f
 
 
 def predict_files(predictor, inputs: Sequence[str | Path], *, k: int = 3, text: Optional[str] = None) -> list[Prediction]:
+    """Top-k per image file (with ``text`` for image+text models); a text-only model takes no files."""
+    if getattr(predictor, "image_size", 0) is None:
+        if inputs:
+            raise KerasTLError("this model takes only text: pass --text and no image files")
+        return [Prediction(f"text: {text}", top_k(predictor.predict_images(None, text=text)[0], predictor.labels, k))]
     files = image_files(inputs)
     try:
         images = load_images([str(f) for f in files], predictor.image_size)

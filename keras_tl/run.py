@@ -1,7 +1,8 @@
 """The run folder: the one place a training run writes to, and what every later command reads.
 
 Layout (design.md section 4): config.yaml, labels.txt, splits/, model.keras, history.csv, metrics.json,
-plots/, report.md, tensorboard/, checkpoints/, export/ -- plus data/ for the scan report and converted images.
+plots/, report.md, tensorboard/, checkpoints/, export/ -- plus data/ for the scan report and converted images,
+and tokenizer.json for models that take text.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class RunFolder:
     @property
     def model_file(self) -> Path:
         return self.path / "model.keras"
+
+    @property
+    def tokenizer_file(self) -> Path:
+        """The text tokenizer of image+text and text models (tokenizers' JSON format, no TensorFlow needed)."""
+        return self.path / "tokenizer.json"
 
     @property
     def history_file(self) -> Path:
@@ -91,6 +97,8 @@ class RunFolder:
         return validate_config(read_yaml(self.config_file))
 
     def require_model(self) -> Path:
+        if not self.config_file.is_file():
+            raise RunFolderError(f"{self.path} is not a keras-tl run folder (no config.yaml)")
         if not self.model_file.is_file():
             raise RunFolderError(f"{self.path} has no trained model (model.keras); run 'keras-tl train' first")
         return self.model_file

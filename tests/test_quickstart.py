@@ -46,6 +46,7 @@ def test_shipped_configs_are_valid():
         config = load_config(path)
         get_backbone(config.model.backbone)
         if path.name != "quickstart.yaml":
-            assert config.model.weights == "imagenet"
+            # The image+text example runs offline on a base that 'keras-tl data easy-vqa' pretrains.
+            assert config.model.weights == "imagenet" or path.name == "multimodal_vqa.yaml"
             assert path.read_text().startswith("# Expects"), f"{path.name} should say what data it expects"
     assert yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())["name"] == "quickstart"

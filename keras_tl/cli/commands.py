@@ -50,13 +50,47 @@ def data_check(args) -> int:
     return 1 if empty or not counts else 0
 
 
+def compare(args) -> int:
+    from keras_tl.evaluate.compare import compare_runs
+
+    print(compare_runs(args.run_dirs))
+    return 0
+
+
+def report(args) -> int:
+    from keras_tl import api
+
+    for path in api.write_run_report(args.run_dir):
+        print(path)
+    return 0
+
+
+def data_easy_vqa(args) -> int:
+    from keras_tl.quickstart.vqa import prepare_easy_vqa
+
+    manifest, base = prepare_easy_vqa(args.dest, overrides=args.override, questions_per_image=args.questions_per_image,
+                                      pretrain_epochs=args.pretrain_epochs)
+    print(f"next: keras-tl train configs/multimodal_vqa.yaml -o data.source={manifest} -o model.weights={base}")
+    print(manifest)
+    return 0
+
+
+def text_fetch(args) -> int:
+    from keras_tl.text_checkpoint import PACKAGED_CHECKPOINTS, packaged_checkpoint
+
+    if args.name not in PACKAGED_CHECKPOINTS:
+        raise KerasTLError(f"unknown text checkpoint '{args.name}'; choose one of: {', '.join(PACKAGED_CHECKPOINTS)}")
+    print(packaged_checkpoint(args.name))
+    return 0
+
+
 def quickstart(args) -> int:
     from keras_tl.quickstart import run_quickstart
 
     run = run_quickstart(args.output_dir, overrides=args.override)
     _print_metrics(run)
     print("next: keras-tl predict", run.path, "IMAGE.png   |   keras-tl export", run.path)
-    print(f"report: {run.report_file}")
+    print(f"report: {run.report_file} (and {run.path / 'report.html'})")
     print(run.path)
     return 0
 

@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="top-k labels for images (.keras, .tflite, .onnx or a run folder)")
     p.add_argument("model", help="a run folder or a .keras / .tflite / .onnx file")
-    p.add_argument("inputs", nargs="+", help="image files or folders")
-    p.add_argument("--text", help="text input for image+text models")
+    p.add_argument("inputs", nargs="*", help="image files or folders (none for a text-only model)")
+    p.add_argument("--text", help="text input for image+text and text-only models")
     p.add_argument("--top-k", type=int, default=3)
     p.set_defaults(func=commands.predict)
 
@@ -56,12 +56,33 @@ def build_parser() -> argparse.ArgumentParser:
     _overrides(p)
     p.set_defaults(func=commands.benchmark)
 
+    p = sub.add_parser("compare", help="settings, metrics and export figures of runs side by side")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.set_defaults(func=commands.compare)
+
+    p = sub.add_parser("report", help="rewrite a run's report.md and report.html (e.g. after an export)")
+    p.add_argument("run_dir")
+    p.set_defaults(func=commands.report)
+
     p = sub.add_parser("data", help="data tools")
     data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     c = data_sub.add_parser("check", help="scan an image folder or manifest and report problems (writes nothing)")
     c.add_argument("source", help="image folder (one sub-folder per class) or .csv/.jsonl manifest")
     _overrides(c)
     c.set_defaults(func=commands.data_check)
+    c = data_sub.add_parser("easy-vqa", help="easy-VQA as an image+text manifest, and the offline image base that "
+                                             "configs/multimodal_vqa.yaml uses")
+    c.add_argument("dest", nargs="?", default="runs/easy-vqa")
+    c.add_argument("--questions-per-image", type=int, help="keep at most this many questions per image")
+    c.add_argument("--pretrain-epochs", type=int, default=8)
+    _overrides(c)
+    c.set_defaults(func=commands.data_easy_vqa)
+
+    p = sub.add_parser("text", help="text tower tools")
+    text_sub = p.add_subparsers(dest="text_command", metavar="TEXT_COMMAND", required=True)
+    c = text_sub.add_parser("fetch", help="download a named BERT checkpoint into the cache; prints its folder")
+    c.add_argument("name", nargs="?", default="minilm-l6")
+    c.set_defaults(func=commands.text_fetch)
 
     p = sub.add_parser("quickstart", help="offline end-to-end demo: data, pretrained base, both phases, evaluation")
     p.add_argument("--output-dir", default="runs")

@@ -10,6 +10,7 @@ from keras_tl.config.schema import (
     FineTuneConfig,
     ModelConfig,
     PhaseConfig,
+    TextConfig,
     TrainConfig,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "FineTuneConfig",
     "ModelConfig",
     "PhaseConfig",
+    "TextConfig",
     "TrainConfig",
     "config_to_dict",
     "load_config",

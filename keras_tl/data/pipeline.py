@@ -61,10 +61,11 @@ def build_augmenter(cfg: AugmentConfig, seed: int) -> Optional[keras.Sequential]
 def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size: int, batch_size: int,
                  training: bool, seed: int, augment: Optional[AugmentConfig] = None, cache: str = "memory",
                  cache_file: Optional[Path] = None, extra_inputs: Optional[dict[str, np.ndarray]] = None,
-                 ) -> tf.data.Dataset:
+                 include_image: bool = True) -> tf.data.Dataset:
     """Batches of (image, target), or ({"image": ..., **extra_inputs}, target) for multi-input models.
 
-    Images are float32 in 0-255."""
+    Images are float32 in 0-255. Without ``include_image`` (text-only models) the inputs are ``extra_inputs``
+    alone, and no image is ever decoded (tf.data only reads what the dataset yields)."""
     paths = tf.data.Dataset.from_tensor_slices(list(map(str, decode_paths)))
     images = paths.map(lambda p: load_image(p, image_size), num_parallel_calls=AUTOTUNE, deterministic=True)
     if cache == "memory":
@@ -72,7 +73,9 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
     elif cache == "disk" and cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         images = images.cache(str(cache_file))
-    if extra_inputs:
+    if not include_image:
+        inputs = tf.data.Dataset.zip({k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()})
+    elif extra_inputs:
         columns = {IMAGE_INPUT: images, **{k: tf.data.Dataset.from_tensor_slices(v) for k, v in extra_inputs.items()}}
         inputs = tf.data.Dataset.zip(columns)
     else:
@@ -81,7 +84,7 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
     if training:
         ds = ds.shuffle(min(len(decode_paths), 10_000), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    augmenter = build_augmenter(augment, seed) if (training and augment is not None) else None
+    augmenter = build_augmenter(augment, seed) if (training and augment is not None and include_image) else None
     if augmenter is not None:
         def augment_batch(x, y):
             if isinstance(x, dict):

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from keras_tl.config.schema import AugmentConfig, DataConfig
-from keras_tl.data.pipeline import encode_targets, make_dataset
+from keras_tl.config.schema import AugmentConfig, DataConfig, TextConfig
+from keras_tl.data.pipeline import IMAGE_INPUT, encode_targets, make_dataset
 from keras_tl.data.scan import ScanReport, scan
 from keras_tl.data.sources import Sample, list_source
 from keras_tl.data.split import SPLITS, load_split, save_splits, small_class_warnings, stratified_split
+from keras_tl.data.tokenizer import TEXT_INPUTS, TextTokenizer
 from keras_tl.errors import DataError
 from keras_tl.run import RunFolder
+from keras_tl.text_checkpoint import resolve_text_weights
 
 
 @dataclass
@@ -26,6 +28,7 @@ class PreparedData:
     decode_paths: dict[str, str]
     multi_label: bool
     report: Optional[ScanReport] = None
+    tokenizer: Optional[TextTokenizer] = None  # set for models that take text
 
     @property
     def num_classes(self) -> int:
@@ -44,10 +47,21 @@ class PreparedData:
     def dataset(self, split: str, *, image_size: int, batch_size: int, training: bool, seed: int,
                 augment: Optional[AugmentConfig] = None, cache: str = "memory",
                 cache_file: Optional[Path] = None, extra_inputs: Optional[dict[str, np.ndarray]] = None,
-                ) -> tf.data.Dataset:
+                inputs: Optional[Sequence[str]] = None) -> tf.data.Dataset:
+        """``inputs``: the model's input names (default: the image alone); text inputs are tokenized here."""
+        inputs = list(inputs or [IMAGE_INPUT])
+        if any(name in TEXT_INPUTS for name in inputs):
+            extra_inputs = {**(extra_inputs or {}), **self.text_inputs(split)}
         return make_dataset(self.paths(split), self.targets(split), image_size=image_size, batch_size=batch_size,
                             training=training, seed=seed, augment=augment, cache=cache, cache_file=cache_file,
-                            extra_inputs=extra_inputs)
+                            extra_inputs=extra_inputs, include_image=IMAGE_INPUT in inputs)
+
+    def text_inputs(self, split: str) -> dict[str, np.ndarray]:
+        """Token ids and padding masks of the split's texts (every sample must have a text)."""
+        if self.tokenizer is None:
+            raise DataError("this model takes text, but the run has no tokenizer (tokenizer.json)")
+        require_texts(self.splits[split])
+        return self.tokenizer.encode([s.text for s in self.splits[split]])
 
 
 def check_source(data: DataConfig, multi_label: bool = False, *, convert_dir: Optional[Path] = None,
@@ -91,7 +105,27 @@ def load_prepared(run: RunFolder, data: DataConfig, multi_label: bool) -> Prepar
     gone = [p for p in decode_paths.values() if not Path(p).is_file()]
     if gone:
         raise DataError(f"{len(gone)} images of this run are gone from disk, e.g. {gone[0]}")
-    return PreparedData(label_names, splits, decode_paths, multi_label, report)
+    tokenizer = TextTokenizer.load(run.tokenizer_file) if run.tokenizer_file.is_file() else None
+    return PreparedData(label_names, splits, decode_paths, multi_label, report, tokenizer)
+
+
+def prepare_text(data: PreparedData, run: RunFolder, text: TextConfig) -> TextTokenizer:
+    """Check every sample has a text, build the tokenizer from the text checkpoint's vocabulary and save it as
+    the run's tokenizer.json. Done on every (re)run, so a resumed run with new text settings gets a tokenizer
+    that fits them."""
+    for split in SPLITS:
+        require_texts(data.splits[split])
+    data.tokenizer = TextTokenizer.from_checkpoint(resolve_text_weights(text.weights), text.max_length)
+    data.tokenizer.save(run.tokenizer_file)
+    return data.tokenizer
+
+
+def require_texts(samples: Sequence[Sample]) -> None:
+    """Models that take text need one per sample: a missing text is an error, never an empty string."""
+    missing = [s.path for s in samples if s.text is None]
+    if missing:
+        raise DataError(f"{len(missing)} images have no text, e.g. {missing[0]}: give every row a value in the "
+                        "manifest's text column (data.text_column), or every image a sidecar .txt file")
 
 
 def warnings_for(prepared: PreparedData) -> list[str]:

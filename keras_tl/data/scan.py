@@ -69,7 +69,7 @@ def scan(listing: Listing, convert_dir: Optional[Path] = None, *, max_side: int 
     report.ignored = [{"path": p, "reason": r} for p, r in listing.ignored]
     if convert_dir is not None:
         convert_dir.mkdir(parents=True, exist_ok=True)
-    samples = listing.samples
+    samples = list({s.path: s for s in listing.samples}.values())  # rows sharing an image (several texts): one file
 
     def check(sample: Sample) -> tuple[Sample, str, str, Optional[str]]:
         return (sample, *_check_one(resolve(listing.root, sample.path), sample.path, convert_dir, max_side))

@@ -23,12 +23,14 @@ def stratified_split(samples: list[Sample], *, val_fraction: float, test_fractio
     out: dict[str, list[Sample]] = {name: [] for name in SPLITS}
     # Identical files form one group so that a duplicate never lands on both sides of a split.
     groups: dict[str, dict[str, list[Sample]]] = defaultdict(dict)
+    label_of_group: dict[str, str] = {}
     for sample in samples:
         if sample.split:
             out[sample.split].append(sample)
             continue
         key = content_hash.get(sample.path, sample.path)
-        groups[sample.label].setdefault(key, []).append(sample)
+        # Rows of one image with different labels (questions about a picture) stay together too.
+        groups[label_of_group.setdefault(key, sample.label)].setdefault(key, []).append(sample)
     rng = random.Random(seed)
     for label in sorted(groups):
         members = [groups[label][key] for key in sorted(groups[label])]

@@ -1,4 +1,4 @@
-"""PNG plots of a run: training curves (phase boundary marked) and the confusion matrix."""
+"""PNG plots of a run: training curves (phase boundary marked), the confusion matrix, misclassified thumbnails."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: runs write files, never open windows
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 def plot_history(rows: list[dict], path: Path) -> Path:
@@ -24,6 +26,7 @@ def plot_history(rows: list[dict], path: Path) -> Path:
         if phase2:
             ax.axvline(phase2[0] - 0.5, color="gray", linestyle=":", label="fine-tune starts")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric)
         ax.legend()
     fig.tight_layout()
@@ -48,6 +51,34 @@ def plot_confusion(matrix: Sequence[Sequence[int]], label_names: Sequence[str], 
             for j in range(data.shape[1]):
                 ax.text(j, i, str(data[i, j]), ha="center", va="center",
                         color="white" if data[i, j] > threshold else "black", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_misclassified(rows: list[dict], path: Path, columns: int = 6) -> Path | None:
+    """A grid of thumbnails of misclassified images, captioned "true -> predicted (confidence)".
+
+    Returns None (and removes an older grid) when nothing is misclassified; images gone from disk show as a note."""
+    if not rows:
+        path.unlink(missing_ok=True)
+        return None
+    columns = min(columns, len(rows))
+    lines = (len(rows) + columns - 1) // columns
+    fig, axes = plt.subplots(lines, columns, figsize=(2.0 * columns, 2.3 * lines), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows):
+        try:
+            with Image.open(row["file"]) as image:
+                thumbnail = image.convert("RGB")
+            thumbnail.thumbnail((256, 256))  # a camera photo would otherwise be drawn at full size
+            ax.imshow(np.asarray(thumbnail))
+        except OSError:
+            ax.text(0.5, 0.5, "image gone", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(f"{row['label']}\n-> {row['predicted']} ({float(row['confidence']):.2f})", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -1,45 +1,154 @@
-"""report.md: what a person reads after a run -- data, model, phases, curves and metrics on one page."""
+"""report.md and report.html: what a person looks at after a run -- data, model, training curves, metrics,
+the worst mistakes and, once exported, the benchmark of every artifact.
+
+Everything is read back from the run folder, so the report can be rewritten at any time (`keras-tl report`),
+e.g. after an export has added export/export_report.json.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Optional
 
-from keras_tl.data import PreparedData, label_counts
+import keras
+
+from keras_tl.data import SPLITS, ScanReport, label_counts, load_split
+from keras_tl.evaluate import markdown as md
+from keras_tl.evaluate.export_results import read_export_results, table as export_table
 from keras_tl.evaluate.plots import plot_history
+from keras_tl.evaluate.report_html import write_html
+from keras_tl.models import base_layers, get_backbone, input_size, load_trained_model
 from keras_tl.run import RunFolder, atomic_write_text
-from keras_tl.train import read_history
+from keras_tl.train import read_history, trainable_per_phase
 
 
-def write_report(run: RunFolder, data: PreparedData, metrics: dict, phases: Optional[list] = None) -> None:
+def write_report(run: RunFolder, model: Optional[keras.Model] = None) -> tuple[Path, Path]:
+    """Write report.md and the self-contained report.html (images embedded); returns both paths."""
     config = run.config()
     rows = read_history(run.history_file, config.train.phase1.epochs)
     if rows:
         plot_history(rows, run.plots_dir / "history.png")
-    lines = [f"# Run `{run.path.name}`", ""]
-    lines += ["## Data", "", f"Source: `{config.data.source}`", "", "| class | train | val | test |", "|---|---|---|---|"]
-    counts = {name: label_counts(samples) for name, samples in data.splits.items()}
-    for label in data.label_names:
-        lines.append(f"| {label} | {counts['train'][label]} | {counts['val'][label]} | {counts['test'][label]} |")
-    if data.report is not None:
-        r = data.report
-        lines += ["", f"Scan: {len(r.usable)} usable, {len(r.converted)} converted, {len(r.quarantined)} quarantined, "
-                      f"{len(r.ignored)} ignored, {len(r.duplicates)} duplicate groups."]
-        lines += [f"- quarantined `{q['path']}`: {q['reason']}" for q in r.quarantined]
-    m = config.model
-    lines += ["", "## Model", "", f"Backbone `{m.backbone}` (weights: `{m.weights}`), input {m.input_size or 'default'}px, "
-                                  f"{m.pooling} pooling, dropout {m.dropout}, hidden {m.hidden_units or 'none'}."]
-    for phase in phases or []:
-        state = "skipped" if phase.skipped and not phase.resumed else "restored" if phase.skipped else f"{phase.epochs_run} epochs"
-        lines.append(f"- phase {phase.phase}: {state}, {phase.trainable_params:,} trainable parameters")
-    if rows:
-        lines += ["", "## Training", "", "![training curves](plots/history.png)"]
-    lines += ["", f"## Metrics ({metrics.get('split', 'test')} split, {metrics.get('samples', 0)} images)", ""]
-    for key, value in metrics.items():
-        if isinstance(value, float):
-            lines.append(f"- {key}: {value:.4f}")
-    lines += ["", "| class | precision | recall | f1 | support |", "|---|---|---|---|---|"]
-    for name, c in metrics.get("per_class", {}).items():
-        lines.append(f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
-    if "confusion_matrix" in metrics:
-        lines += ["", f"![confusion matrix](plots/confusion_{metrics.get('split', 'test')}.png)"]
-    atomic_write_text(run.report_file, "\n".join(lines) + "\n")
+    if model is None and run.model_file.is_file():
+        model = load_trained_model(run.model_file)
+    metrics = json.loads(run.metrics_file.read_text(encoding="utf-8")) if run.metrics_file.is_file() else {}
+    lines = [f"# Run {md.text(run.path.name)}", ""]
+    lines += _data_section(run, config)
+    lines += _model_section(config, model, rows)
+    lines += _training_section(rows, config)
+    lines += _metrics_section(run, metrics, config.evaluate.split)
+    lines += _export_section(run)
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(run.report_file, text)
+    html_file = run.path / "report.html"
+    write_html(text, run.path, html_file, title=f"keras_tl run {run.path.name}")
+    return run.report_file, html_file
+
+
+def _data_section(run: RunFolder, config) -> list[str]:
+    labels = run.labels()
+    counts = {split: label_counts(load_split(run.splits_dir, split, config.data.label_separator)) for split in SPLITS}
+    rows = [[label, *(str(counts[s][label]) for s in SPLITS), str(sum(counts[s][label] for s in SPLITS))]
+            for label in labels]
+    sizes = {s: sum(counts[s].values()) for s in SPLITS}
+    rows.append(["all classes", *(str(sizes[s]) for s in SPLITS), str(sum(sizes.values()))])
+    lines = ["## Data", "", f"Source: {md.code(config.data.source)}", ""]
+    lines += md.table(["class", *SPLITS, "total"], rows)
+    if run.scan_report_file.is_file():
+        r = ScanReport.load(run.scan_report_file)
+        lines += ["", f"Scan: {len(r.usable)} usable images, {len(r.converted)} converted, {len(r.quarantined)} "
+                      f"quarantined, {len(r.ignored)} ignored, {len(r.duplicates)} groups of identical files."]
+        if r.quarantined:
+            lines += ["", "Quarantined (not used):", ""]
+            lines += [f"- {md.code(q['path'])}: {md.text(q['reason'])}" for q in r.quarantined]
+    return lines + [""]
+
+
+def _model_section(config, model: Optional[keras.Model], history: list[dict]) -> list[str]:
+    m, t = config.model, config.train
+    spec = get_backbone(m.backbone)
+    lines = ["## Model", ""]
+    if m.uses_image:
+        lines.append(f"Base {md.code(spec.name)} (weights: {md.code(m.weights)}), input {input_size(m)} px, "
+                     f"{m.pooling} pooling, dropout {m.dropout}, hidden layers {md.text(m.hidden_units or 'none')}.")
+    if m.uses_text:
+        text = config.text
+        fusion = f", {text.fusion} fusion with the image features" if m.uses_image else ""
+        lines.append(f"Text tower: BERT {md.code(text.weights)}, {text.max_length} tokens, {text.pooling} pooling, "
+                     f"projected to {text.projection_units} units{fusion}; phase 2 unfreezes its top "
+                     f"{text.fine_tune_layers} blocks at learning rate {text.learning_rate:g}.")
+    if t.distribution != "none":
+        lines[-1] += f" Trained with {md.code(t.distribution)} distribution ({md.code(t.lr_scaling)} LR scaling)."
+    if model is None:
+        return lines + ["", "No trained model in the run folder yet.", ""]
+    total = model.count_params()
+    boundary = t.phase2.fine_tune_from if t.phase2.fine_tune_from is not None else spec.fine_tune_from
+    boundary = f"the top {boundary} base layers" if isinstance(boundary, int) else f"base from {boundary}"
+    trainable = trainable_per_phase(model, config)
+    run_epochs = [sum(1 for r in history if r["phase"] == phase) for phase in (1, 2)]
+    lines += ["", f"{len(base_layers(model))} base layers, {total:,} parameters in total.", ""]
+    lines += md.table(["phase", "what trains", "trainable parameters", "total parameters", "epochs run",
+                       "learning rate"], [
+        ["1", "head only (base frozen)", f"{trainable[0]:,}", f"{total:,}", f"{run_epochs[0]} of {t.phase1.epochs}",
+         f"{t.phase1.learning_rate:g}"],
+        ["2", f"head + {boundary} (BatchNorm frozen)", f"{trainable[1]:,}", f"{total:,}",
+         f"{run_epochs[1]} of {t.phase2.epochs}", f"{t.phase2.learning_rate:g} (warmup + cosine)"],
+    ])
+    return lines + [""]
+
+
+def _training_section(history: list[dict], config) -> list[str]:
+    if not history:
+        return ["## Training", "", "No epoch finished yet.", ""]
+    lines = ["## Training", "", "![training curves: loss and accuracy per epoch, fine-tune start marked]"
+                                "(plots/history.png)", ""]
+    monitor = config.train.monitor
+    values = [(float(r[monitor]), int(r["epoch"]) + 1, r["phase"]) for r in history if r.get(monitor) not in (None, "")]
+    if values:
+        pick = max if "accuracy" in monitor else min
+        value, epoch, phase = pick(values)
+        lines += [f"Best {md.code(monitor)}: {value:.4f} at epoch {epoch} (phase {phase}). TensorBoard: "
+                  f"{md.code('tensorboard --logdir tensorboard')} shows both phases on one timeline.", ""]
+    return lines
+
+
+def _metrics_section(run: RunFolder, metrics: dict, preferred: str) -> list[str]:
+    if not metrics:
+        return ["## Metrics", "", "Not evaluated yet.", ""]
+    keys = sorted({k for m in metrics.values() for k, v in m.items() if isinstance(v, float)})
+    rows = [[split, str(m.get("samples", "")), *(f"{m[k]:.4f}" if k in m else "-" for k in keys)]
+            for split, m in metrics.items()]
+    lines = ["## Metrics", ""] + md.table(["split", "images", *keys], rows) + [""]
+    split = preferred if preferred in metrics else next(iter(metrics))
+    detail = metrics[split]
+    lines += [f"### Per class ({split} split)", ""]
+    lines += md.table(["class", "precision", "recall", "f1", "support"], [
+        [name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", str(c["support"])]
+        for name, c in detail.get("per_class", {}).items()]) + [""]
+    if (run.plots_dir / f"confusion_{split}.png").is_file():
+        lines += [f"![confusion matrix of the {split} split](plots/confusion_{split}.png)", ""]
+    lines += [f"### Worst misclassified ({split} split)", ""]
+    if (run.plots_dir / f"misclassified_{split}.png").is_file():
+        lines += ["Lowest probability for the true class first; caption: true label, then the prediction and its "
+                  "probability.", "",
+                  f"![worst misclassified images of the {split} split](plots/misclassified_{split}.png)", "",
+                  f"Every prediction: {md.code(f'predictions/{split}.csv')}.", ""]
+    else:
+        lines += [f"No image of the {split} split is misclassified.", ""]
+    return lines
+
+
+def _export_section(run: RunFolder) -> list[str]:
+    results = read_export_results(run)
+    if not results.present:
+        return []
+    lines = ["## Export benchmark", ""]
+    if results.problem:
+        return lines + [md.text(results.problem), ""]
+    lines += [f"- {md.text(key)}: {md.text(value)}" for key, value in results.figures.items()]
+    if results.figures:
+        lines.append("")
+    if results.entries:
+        headers, rows = export_table(results.entries)
+        lines += md.table(headers, rows) + [""]
+    return lines

@@ -30,6 +30,8 @@ def input_size(cfg: ModelConfig) -> int:
 
 def check_model_config(cfg: ModelConfig) -> None:
     """Fail fast on what would only fail at build time: unknown backbone, size, alpha, missing weights file."""
+    if not cfg.uses_image:
+        return
     spec = get_backbone(cfg.backbone)
     input_size(cfg)
     if cfg.alpha is not None and not spec.supports_alpha:

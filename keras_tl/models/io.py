@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 
 from keras_tl.errors import ModelError
-from keras_tl.models import preprocessing  # noqa: F401 - registers keras_tl layers before deserialising
+from keras_tl.models import preprocessing, text_tower  # noqa: F401 - registers keras_tl objects before deserialising
 
 
 def load_trained_model(path: str | Path) -> keras.Model:

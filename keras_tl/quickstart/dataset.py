@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Callable, Collection, Optional
 
 SHAPES = ("circle", "rectangle", "triangle")
 COLORS = ("red", "green", "blue", "black", "gray", "teal", "brown", "yellow")
@@ -33,19 +34,25 @@ def image_attributes(questions) -> dict[int, dict[str, str]]:
 
 def write_shape_folder(dest: Path, part: str) -> dict[str, int]:
     """Copy easy-VQA's ``part`` ("train" or "test") images into dest/<shape>/; returns images per class."""
+    counts = write_class_folder(dest, part, lambda found: found.get("shape"))
+    return {shape: counts.get(shape, 0) for shape in SHAPES}
+
+
+def write_class_folder(dest: Path, part: str, label_of: Callable[[dict], Optional[str]],
+                       image_ids: Optional[Collection[int]] = None) -> dict[str, int]:
+    """Copy easy-VQA's ``part`` images (or those of them in ``image_ids``) into dest/<label_of(attributes)>/."""
     import easy_vqa
 
     questions = easy_vqa.get_train_questions() if part == "train" else easy_vqa.get_test_questions()
     paths = easy_vqa.get_train_image_paths() if part == "train" else easy_vqa.get_test_image_paths()
-    counts = {shape: 0 for shape in SHAPES}
+    counts: dict[str, int] = {}
     if dest.exists():
         shutil.rmtree(dest)
-    for shape in SHAPES:
-        (dest / shape).mkdir(parents=True)
     for image_id, found in sorted(image_attributes(questions).items()):
-        shape = found.get("shape")
-        if shape is None or image_id not in paths:
-            continue  # easy-VQA asks no shape question about a few images; they carry no label to learn
-        shutil.copyfile(paths[image_id], dest / shape / f"{part}_{image_id}.png")
-        counts[shape] += 1
+        label = label_of(found)
+        if label is None or image_id not in paths or (image_ids is not None and image_id not in image_ids):
+            continue  # easy-VQA asks nothing about this attribute of a few images; they carry no label to learn
+        (dest / label).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(paths[image_id], dest / label / f"{part}_{image_id}.png")
+        counts[label] = counts.get(label, 0) + 1
     return counts

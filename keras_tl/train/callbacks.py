@@ -24,8 +24,29 @@ def done_weights_file(run: RunFolder, phase: int) -> Path:
     return run.checkpoints_dir / f"phase{phase}.done.weights.h5"
 
 
+class TimelineTensorBoard(keras.callbacks.TensorBoard):
+    """TensorBoard for one phase of the two-phase timeline.
+
+    Epoch summaries already continue across phases (phase 2 starts at ``initial_epoch``), but Keras also logs
+    ``evaluation_*_vs_iterations`` at the optimizer's step, which phase 2's new optimizer restarts at 0: those
+    steps are shifted by phase 1's planned steps so both phases share one x axis."""
+
+    def __init__(self, log_dir: str, *, step_offset: int = 0, **kwargs):
+        super().__init__(log_dir, **kwargs)
+        self.step_offset = step_offset
+
+    def on_test_end(self, logs=None):
+        iterations = getattr(self.model.optimizer, "iterations", None)
+        if iterations is not None:
+            step = self.step_offset + int(keras.ops.convert_to_numpy(iterations))
+            with self._val_writer.as_default():
+                for name, value in (logs or {}).items():
+                    self.summary.scalar(f"evaluation_{name}_vs_iterations", value, step=step)
+        self._pop_writer()
+
+
 def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, has_validation: bool,
-                    restore_best: bool, phase1_epochs: int) -> list[keras.callbacks.Callback]:
+                    restore_best: bool, phase1_epochs: int, steps_per_epoch: int = 0) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = [
         # History first: if a kill lands between this row and the backup below, the resumed run logs that
         # epoch again (read_history keeps the last row) instead of leaving a gap.
@@ -45,7 +66,8 @@ def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, 
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
                                                        mode="max" if "accuracy" in monitor else "min"))
     callbacks += [
-        keras.callbacks.TensorBoard(str(run.tensorboard_dir), write_graph=False, profile_batch=0),
+        TimelineTensorBoard(str(run.tensorboard_dir), write_graph=False, profile_batch=0,
+                            step_offset=phase1_epochs * steps_per_epoch if phase == 2 else 0),
         # Resume: rerunning the same command continues from the last finished epoch of this phase. Last, so
         # that an epoch counts as finished only once its best checkpoint and history row are written.
         keras.callbacks.BackupAndRestore(str(backup_dir(run, phase)), save_freq="epoch", delete_checkpoint=False,

@@ -4,24 +4,27 @@ what the pretrained weights expect, and Keras 3 would update them in training mo
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Optional, Union
 
 import keras
 
 from keras_tl.errors import ModelError
-from keras_tl.models import base_layers, get_backbone
+from keras_tl.models import base_layers, get_backbone, text_encoder_blocks, text_encoder_layers
 
 
 def freeze_base(model: keras.Model) -> None:
-    """Phase 1: only our own layers (head, projections) train."""
-    for layer in base_layers(model):
+    """Phase 1: only our own layers (head, projections) train; the image base and the text encoder are frozen."""
+    for layer in base_layers(model) + text_encoder_layers(model):
         layer.trainable = False
 
 
 def unfreeze_top(model: keras.Model, fine_tune_from: Optional[Union[int, str]], backbone: str) -> list[keras.layers.Layer]:
     """Phase 2: unfreeze the base from the boundary to the top, BatchNorm excluded. Returns the unfrozen layers."""
     layers = base_layers(model)
+    if not layers:  # a text-only model has no image base
+        return []
     start = boundary_index(layers, fine_tune_from if fine_tune_from is not None else get_backbone(backbone).fine_tune_from)
     unfrozen = []
     for i, layer in enumerate(layers):
@@ -30,6 +33,35 @@ def unfreeze_top(model: keras.Model, fine_tune_from: Optional[Union[int, str]], 
         if trainable and layer.weights:
             unfrozen.append(layer)
     return unfrozen
+
+
+def unfreeze_text_top(model: keras.Model, num_blocks: int) -> list[keras.layers.Layer]:
+    """Phase 2: unfreeze the top ``num_blocks`` transformer blocks of the text encoder (more than it has: all
+    of it, embeddings included). Returns the unfrozen layers that hold weights."""
+    blocks = text_encoder_blocks(model)
+    chosen = text_encoder_layers(model) if num_blocks > len(blocks) else blocks[len(blocks) - num_blocks:]
+    for layer in chosen:
+        layer.trainable = True
+    return [layer for layer in chosen if layer.weights]
+
+
+def unfreeze_for_fine_tuning(model: keras.Model, config) -> tuple[list, list]:
+    """Phase 2's trainable set for an ExperimentConfig: (unfrozen image-base layers, unfrozen text layers)."""
+    image = unfreeze_top(model, config.train.phase2.fine_tune_from, config.model.backbone)
+    text = unfreeze_text_top(model, config.text.fine_tune_layers) if config.model.uses_text else []
+    return image, text
+
+
+def trainable_per_phase(model: keras.Model, config) -> tuple[int, int]:
+    """Trainable parameters in phase 1 and phase 2; leaves the model frozen as in phase 2 (where training ends)."""
+    freeze_base(model)
+    phase1 = _count(model.trainable_weights)
+    unfreeze_for_fine_tuning(model, config)
+    return phase1, _count(model.trainable_weights)
+
+
+def _count(weights) -> int:
+    return int(sum(math.prod(w.shape) for w in weights))
 
 
 def boundary_index(layers: list[keras.layers.Layer], fine_tune_from: Union[int, str]) -> int:

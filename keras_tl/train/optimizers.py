@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import keras
 
 from keras_tl.config.schema import FineTuneConfig, PhaseConfig
@@ -29,25 +31,36 @@ def warmup_cosine(peak: float, total_steps: int, warmup_steps: int) -> keras.opt
     )
 
 
-def fine_tune_optimizer(cfg: FineTuneConfig, unfrozen: list[keras.layers.Layer], steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Phase 2 optimizer: warmup + cosine schedule; with layerwise_lr_decay < 1, deeper groups get smaller LRs."""
+def fine_tune_optimizer(cfg: FineTuneConfig, unfrozen: list[keras.layers.Layer], steps_per_epoch: int, *,
+                        text_layers: Sequence[keras.layers.Layer] = (), text_learning_rate: float = 0.0,
+                        ) -> keras.optimizers.Optimizer:
+    """Phase 2 optimizer: warmup + cosine schedule; with layerwise_lr_decay < 1, deeper groups get smaller LRs.
+
+    ``text_layers`` (the unfrozen text encoder) get their own peak learning rate, ``text_learning_rate``."""
     total = max(cfg.epochs * steps_per_epoch, 1)
     warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
 
-    def optimizer_for(scale: float) -> keras.optimizers.Optimizer:
-        return make_optimizer(cfg, warmup_cosine(cfg.learning_rate * scale, total, warmup))
+    def optimizer_for(peak: float) -> keras.optimizers.Optimizer:
+        return make_optimizer(cfg, warmup_cosine(peak, total, warmup))
 
-    if cfg.layerwise_lr_decay >= 1.0 or not unfrozen:
-        return optimizer_for(1.0)
-    groups = _chunks(list(reversed(unfrozen)), cfg.lr_groups)  # group 0 sits right below the head
-    optimizer_map = keras.optimizers.OptimizerMap(default_optimizer=optimizer_for(1.0))
-    for depth, group in enumerate(groups, start=1):
-        optimizer = optimizer_for(cfg.layerwise_lr_decay ** depth)
-        for layer in group:
-            for variable in layer.trainable_weights:
-                optimizer_map[variable.path] = optimizer
+    decayed = cfg.layerwise_lr_decay < 1.0 and bool(unfrozen)
+    if not decayed and not text_layers:
+        return optimizer_for(cfg.learning_rate)
+    optimizer_map = keras.optimizers.OptimizerMap(default_optimizer=optimizer_for(cfg.learning_rate))
+    if decayed:
+        groups = _chunks(list(reversed(unfrozen)), cfg.lr_groups)  # group 0 sits right below the head
+        for depth, group in enumerate(groups, start=1):
+            _assign(optimizer_map, group, optimizer_for(cfg.learning_rate * cfg.layerwise_lr_decay ** depth))
+    if text_layers:
+        _assign(optimizer_map, text_layers, optimizer_for(text_learning_rate))
     # Variables not mapped above (the head) keep the full learning rate of the default optimizer.
     return keras.optimizers.MultiOptimizer(optimizer_map)
+
+
+def _assign(optimizer_map, layers: Sequence[keras.layers.Layer], optimizer: keras.optimizers.Optimizer) -> None:
+    for layer in layers:
+        for variable in layer.trainable_weights:
+            optimizer_map[variable.path] = optimizer
 
 
 def _chunks(items: list, n: int) -> list[list]:

@@ -1,5 +1,7 @@
 """The two-phase schedule: (1) frozen base, train the head; (2) unfreeze the top of the base (BatchNorm stays
-frozen) and fine-tune at a low, warmed-up, cosine-decayed learning rate. Each phase resumes after an interruption."""
+frozen) and fine-tune at a low, warmed-up, cosine-decayed learning rate. Each phase resumes after an interruption.
+Models that take text freeze the text encoder with the base in phase 1 and unfreeze its top blocks, at their
+own learning rate, in phase 2."""
 
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ from keras_tl.config.schema import ExperimentConfig
 from keras_tl.data import PreparedData
 from keras_tl.data.pipeline import balanced_class_weights
 from keras_tl.errors import KerasTLError
-from keras_tl.models import input_size
+from keras_tl.models import input_size, model_input_names
 from keras_tl.run import RunFolder
 from keras_tl.train.callbacks import backup_dir, best_weights_file, done_weights_file, phase_callbacks
-from keras_tl.train.freezing import freeze_base, unfreeze_top
+from keras_tl.train.freezing import freeze_base, unfreeze_for_fine_tuning
 from keras_tl.train.optimizers import fine_tune_optimizer, make_optimizer
 from keras_tl.train.seeding import seed_everything
 
@@ -57,7 +59,8 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
     size = input_size(config.model)
     has_val = bool(data.splits["val"])
     monitor = cfg.monitor if has_val else cfg.monitor.replace("val_", "")
-    common = dict(image_size=size, batch_size=config.data.batch_size, seed=config.seed, cache=config.data.cache)
+    common = dict(image_size=size, batch_size=config.data.batch_size, seed=config.seed, cache=config.data.cache,
+                  inputs=model_input_names(model))
     train_ds = data.dataset("train", training=True, augment=config.data.augment,
                             cache_file=run.data_dir / "tfcache" / "train", **common)
     val_ds = data.dataset("val", training=False, cache_file=run.data_dir / "tfcache" / "val", **common) if has_val else None
@@ -83,7 +86,8 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
         log(f"phase {phase}: {'resuming' if resumed else 'training'} {trainable:,} parameters for {epochs} epochs")
         callbacks = phase_callbacks(run, phase, monitor=monitor, patience=cfg.early_stopping_patience,
                                     has_validation=has_val, restore_best=cfg.restore_best,
-                                    phase1_epochs=cfg.phase1.epochs)
+                                    phase1_epochs=cfg.phase1.epochs, steps_per_epoch=steps)
+        model._initial_epoch = None  # Keras keeps the epoch an earlier phase's BackupAndRestore restored
         history = model.fit(train_ds, validation_data=val_ds, epochs=initial_epoch + epochs,
                             initial_epoch=initial_epoch, callbacks=callbacks, class_weight=class_weight,
                             shuffle=False, verbose=cfg.verbose)  # the tf.data pipeline shuffles, seeded
@@ -97,10 +101,11 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
 
     freeze_base(model)
     result.phases.append(run_phase(1, cfg.phase1.epochs, 0, make_optimizer(cfg.phase1, cfg.phase1.learning_rate)))
-    unfrozen = unfreeze_top(model, cfg.phase2.fine_tune_from, config.model.backbone)
-    if cfg.phase2.epochs and not unfrozen:
+    unfrozen, text_unfrozen = unfreeze_for_fine_tuning(model, config)
+    if cfg.phase2.epochs and not unfrozen and not text_unfrozen:
         log("phase 2: the fine-tune boundary leaves no trainable base layer; only the head trains")
-    optimizer = fine_tune_optimizer(cfg.phase2, unfrozen, steps)
+    optimizer = fine_tune_optimizer(cfg.phase2, unfrozen, steps, text_layers=text_unfrozen,
+                                    text_learning_rate=config.text.learning_rate)
     result.phases.append(run_phase(2, cfg.phase2.epochs, cfg.phase1.epochs, optimizer))
     return result
 

@@ -1,0 +1,89 @@
+"""Build one artifact file (format x precision) of a run's model, with its labels embedded."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from export import onnx_export, tflite
+from export.artifacts import ArtifactSpec
+from export.errors import ExportError, UnsupportedOpsError, first_line
+from export.inputs import RunInputs
+from export.metadata import attach_metadata
+from keras_tl import __version__
+from keras_tl.cli.quiet import silenced_stderr
+from keras_tl.config.schema import ExportConfig
+from keras_tl.models import IMAGE_INPUT
+
+PRODUCER = f"keras_tl {__version__}"
+
+
+class ArtifactBuilder:
+    """Converts lazily and once: the SavedModel behind every TFLite variant, the fp32 ONNX behind the int8 one."""
+
+    def __init__(self, inputs: RunInputs, config: ExportConfig, work: Path):
+        self.inputs = inputs
+        self.config = config
+        self.work = work
+        self._saved_model: Optional[Path] = None
+        self._onnx_fp32: Optional[Path] = None
+        self._unsupported: Optional[UnsupportedOpsError] = None
+
+    def build(self, spec: ArtifactSpec, out: Path, granularity: str = "per_channel") -> dict:
+        """Write the artifact to ``out``; returns the settings it was built with (for the report)."""
+        if spec.format == "tflite":
+            return self._tflite(spec.precision, out, granularity)
+        return self._onnx(spec.precision, out)
+
+    def _tflite(self, precision: str, out: Path, granularity: str) -> dict:
+        if self._unsupported is not None:
+            raise self._unsupported  # the same ops fail every variant; converting again would only cost time
+        cfg = self.config
+        try:
+            model = tflite.convert(self.saved_model(), precision, image_input=IMAGE_INPUT,
+                                   representative=lambda: self.inputs.representative(cfg.representative_samples),
+                                   int8_image_input=cfg.int8_image_input, granularity=granularity,
+                                   allow_flex_ops=cfg.allow_flex_ops)
+        except UnsupportedOpsError as err:
+            self._unsupported = err
+            raise
+        backbone = self.inputs.config.model.backbone
+        out.write_bytes(attach_metadata(
+            model, self.inputs.labels, image_input=IMAGE_INPUT, image_size=self.inputs.image_size,
+            name=self.inputs.run.path.name, version=__version__,
+            description=f"{backbone} image classifier ({len(self.inputs.labels)} classes), trained with keras_tl"))
+        if precision != "int8":
+            return {}
+        return {"granularity": granularity, "image_input": cfg.int8_image_input, "output": "float32",
+                "representative_samples": min(cfg.representative_samples, len(self.inputs.data.paths("train")))}
+
+    def _onnx(self, precision: str, out: Path) -> dict:
+        cfg = self.config
+        details = {"opset": cfg.opset}
+        if precision == "fp32":
+            shutil.copyfile(self.onnx_fp32(), out)
+            return details
+        onnx_export.quantize(self.onnx_fp32(), out, self.inputs.representative(cfg.representative_samples),
+                             labels=self.inputs.labels, producer=PRODUCER, scratch=self.work,
+                             quant_format=cfg.onnx_quant_format)
+        return {**details, "quant_format": cfg.onnx_quant_format, "per_channel": True}
+
+    def saved_model(self) -> Path:
+        if self._saved_model is None:
+            path = self.work / "saved_model"
+            try:
+                with silenced_stderr():
+                    self.inputs.model.export(str(path), format="tf_saved_model", verbose=False)
+            except Exception as err:  # noqa: BLE001 - tracing errors of custom layers become one line
+                raise ExportError(f"cannot save the model as a SavedModel for TFLite: {first_line(err)}") from None
+            self._saved_model = path
+        return self._saved_model
+
+    def onnx_fp32(self) -> Path:
+        if self._onnx_fp32 is None:
+            path = self.work / "model_fp32.onnx"
+            onnx_export.convert(self.inputs.model, path, opset=self.config.opset, labels=self.inputs.labels,
+                                producer=PRODUCER)
+            self._onnx_fp32 = path
+        return self._onnx_fp32

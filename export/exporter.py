@@ -1,0 +1,134 @@
+"""Export one run: build each artifact under a staged name, verify it with its own runtime, then publish it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from export.artifacts import ArtifactSpec, discard, publish, sha256, staged_path
+from export.benchmark import KERAS_RUNTIME, keras_predict, latency_ms
+from export.build import ArtifactBuilder
+from export.errors import first_line
+from export.inputs import RunInputs
+from export.report import ERROR, FAILED, PASSED, REFERENCE, ArtifactResult
+from export.runtimes import PREDICTORS
+from export.verify import Verification, compare, predict_all, threshold_for
+from keras_tl.config.schema import ExportConfig
+from keras_tl.errors import KerasTLError
+
+
+class Exporter:
+    def __init__(self, inputs: RunInputs, config: ExportConfig, work: Optional[Path], *,
+                 log: Callable[[str], None] = print):
+        """``work``: a scratch folder for intermediate files; only needed to build artifacts."""
+        self.inputs = inputs
+        self.config = config
+        self.log = log
+        self.builder = ArtifactBuilder(inputs, config, work)
+        self.keras = keras_predict(inputs.model)
+        self.reference = predict_all(self.keras, inputs.batches())
+        self.targets = inputs.targets()
+        self.export_dir = inputs.run.export_dir
+
+    # -- one artifact -------------------------------------------------------------------------------------------
+    def export(self, spec: ArtifactSpec) -> ArtifactResult:
+        """Build, verify and publish ``spec``; a build error becomes an entry with status "error"."""
+        final = self.export_dir / spec.filename
+        staged = staged_path(final)
+        started = time.perf_counter()
+        attempts: dict[str, dict] = {}
+        try:
+            for granularity in self._granularities(spec):
+                details = self.builder.build(spec, staged, granularity)
+                verification = self.verify(spec, staged)
+                attempts[granularity] = {"top1_agreement": verification.top1_agreement,
+                                         "size_bytes": staged.stat().st_size}
+                if verification.passed:
+                    break
+        except KerasTLError as err:
+            discard(final)
+            self.log(f"{spec.filename}: error: {err}")
+            return ArtifactResult(spec.format, spec.precision, spec.runtime, ERROR, error=str(err))
+        if len(attempts) > 1:
+            details["attempts"] = attempts  # why the int8 file is per-channel (bigger) when it is
+        details["seconds"] = round(time.perf_counter() - started, 2)
+        return self.publish(spec, staged, verification, details)
+
+    def verify(self, spec: ArtifactSpec, path: Path) -> Verification:
+        """Run the file with its own runtime over the verification split and compare it with the Keras model."""
+        threshold = threshold_for(spec, self.config.thresholds)
+        try:
+            predictor = PREDICTORS[spec.format](path, self.config.benchmark.threads)
+            probs = predict_all(predictor.predict, self.inputs.batches())
+        except Exception as err:  # noqa: BLE001 - a file its runtime cannot run fails verification, with the reason
+            return Verification.unrunnable(f"{spec.runtime} could not run it: {first_line(err)}", threshold)
+        return compare(probs, self.reference, self.targets, self.inputs.labels, multi_label=self.inputs.multi_label,
+                       threshold=threshold)
+
+    def publish(self, spec: ArtifactSpec, staged: Path, verification: Verification,
+                details: Optional[dict] = None) -> ArtifactResult:
+        """Move a verified file to its final name (a failed one to nothing, or ``.failed``) and describe it."""
+        size, digest = staged.stat().st_size, sha256(staged)
+        final = self.export_dir / spec.filename
+        kept = publish(staged, final, passed=verification.passed, keep_failed=self.config.keep_failed)
+        where = "" if verification.passed else f"; kept as {kept.name}" if kept else "; not kept"
+        self.log(f"{spec.filename}: {PASSED if verification.passed else FAILED}: {verification.summary()}{where}")
+        return self.describe(spec, kept, verification, details, size=size, digest=digest)
+
+    def describe(self, spec: ArtifactSpec, path: Optional[Path], verification: Verification,
+                 details: Optional[dict] = None, *, size: Optional[int] = None,
+                 digest: Optional[str] = None) -> ArtifactResult:
+        """The report entry of an artifact; ``path`` is where it is now (None when it was not kept)."""
+        if path is not None and size is None:
+            size, digest = path.stat().st_size, sha256(path)
+        return ArtifactResult(
+            spec.format, spec.precision, spec.runtime, PASSED if verification.passed else FAILED,
+            path=self._relative(path), size_bytes=size, sha256=digest, accuracy=verification.accuracy,
+            top1_agreement=verification.top1_agreement, max_abs_diff=verification.max_abs_diff,
+            threshold=verification.threshold, passed=verification.passed, details=details or {},
+            error=verification.error)
+
+    def _granularities(self, spec: ArtifactSpec) -> list[str]:
+        if spec.format != "tflite" or spec.precision != "int8":
+            return ["per_channel"]
+        if self.config.int8_granularity == "auto":
+            return ["per_tensor", "per_channel"]  # smallest file first; per-channel when that one is not faithful
+        return [self.config.int8_granularity]
+
+    # -- the Keras reference and latency -------------------------------------------------------------------------
+    def keras_result(self) -> ArtifactResult:
+        model_file = self.inputs.run.model_file
+        accuracy = compare(self.reference, self.reference, self.targets, self.inputs.labels,
+                           multi_label=self.inputs.multi_label, threshold=0.0).accuracy
+        return ArtifactResult("keras", "fp32", KERAS_RUNTIME, REFERENCE, path=self._relative(model_file),
+                              size_bytes=model_file.stat().st_size, sha256=sha256(model_file), accuracy=accuracy,
+                              top1_agreement=1.0, max_abs_diff=0.0, passed=True)
+
+    def measure_latency(self, keras: ArtifactResult, results: list[ArtifactResult]) -> None:
+        """p50/p90 at batch 1 of the Keras model and of every artifact file that was kept."""
+        sample = self.inputs.sample()
+        settings = self.config.benchmark
+        self.log(f"measuring latency: batch 1, {settings.warmup} warm-up + {settings.runs} runs, "
+                 f"{settings.threads} threads")
+        keras.latency_ms_p50, keras.latency_ms_p90 = latency_ms(self.keras, sample, settings)
+        for result in results:
+            if result.path:
+                predictor = PREDICTORS[result.format](self.inputs.run.path / result.path, settings.threads)
+                result.latency_ms_p50, result.latency_ms_p90 = latency_ms(predictor.predict, sample, settings)
+
+    def _relative(self, path: Optional[Path]) -> Optional[str]:
+        return None if path is None else path.relative_to(self.inputs.run.path).as_posix()
+
+
+def agreement_summary(results: list[ArtifactResult]) -> str:
+    passed = [r for r in results if r.passed]
+    line = f"{len(passed)} of {len(results)} artifacts passed verification"
+    problems = [f"{r.name} ({r.status})" for r in results if not r.passed]
+    return line + (f"; not passed: {', '.join(problems)}" if problems else "")
+
+
+def size_ratio(results: list[ArtifactResult], precision: str, fmt: str = "tflite") -> Optional[float]:
+    sizes = {r.precision: r.size_bytes for r in results if r.format == fmt and r.size_bytes}
+    return sizes[precision] / sizes["fp32"] if precision in sizes and "fp32" in sizes else None
+

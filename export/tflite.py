@@ -1,0 +1,111 @@
+"""TFLite conversion of a trained model's SavedModel: float32, float16, dynamic-range int8 and full-integer int8.
+
+Converted from a SavedModel (``keras.Model.export``) because TFLiteConverter.from_keras_model does not take Keras 3
+models. Builtin ops only unless ``allow_flex_ops``: a model that needs more fails with the names of the ops.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert import schema_py_generated as tflite_schema
+
+from export.metadata import input_names, pack_model
+from keras_tl.cli.quiet import silenced_stderr
+from export.errors import ExportError, UnsupportedOpsError, first_line
+
+PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
+_MISSING_OP_CODES = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS")
+
+
+def convert(saved_model_dir: Path, precision: str, *, representative: Optional[Callable[[], Iterable[dict]]] = None,
+            image_input: str = "image", int8_image_input: str = "uint8", granularity: str = "per_channel",
+            allow_flex_ops: bool = False) -> bytes:
+    """A .tflite (bytes, without metadata) of the SavedModel at ``precision``.
+
+    Full int8 (``int8``) needs ``representative``: a callable returning an iterable of batch-1 input dicts keyed by
+    input name (what the converter needs for multi-input models). Its image input is uint8 by default, because
+    MediaPipe Tasks refuses int8 images; its output stays float32 probabilities.
+    """
+    if precision not in PRECISIONS:
+        raise ExportError(f"unknown TFLite precision '{precision}'; choose from {', '.join(PRECISIONS)}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if precision == "int8" else tf.lite.OpsSet.TFLITE_BUILTINS]
+    if allow_flex_ops:
+        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    converter.target_spec.supported_ops = ops
+    if precision != "fp32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    if precision == "int8":
+        if representative is None:
+            raise ExportError("full-integer int8 needs a representative dataset")
+        converter.representative_dataset = representative
+        converter.inference_input_type = tf.uint8 if int8_image_input == "uint8" else tf.float32
+        # Per-tensor scales drop the per-channel scale/zero-point vectors, which dominate small models' size;
+        # TF has no public switch for it.
+        converter._experimental_disable_per_channel = granularity == "per_tensor"
+    try:
+        # The MLIR converter prints progress and errors straight to fd 2; calibration runs TF's own (deprecated)
+        # interpreter, which warns about itself on every conversion.
+        with silenced_stderr(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+            model = converter.convert()
+    except Exception as err:  # noqa: BLE001 - ConverterError and friends; ops it cannot map become one line
+        ops = unsupported_ops(err)
+        if ops:
+            raise UnsupportedOpsError(ops, allow_flex_ops) from None
+        raise ExportError(f"TFLite conversion ({precision}) failed: {first_line(err)}") from None
+    if precision == "int8" and int8_image_input == "uint8":
+        model = pixel_valued_uint8_input(model, image_input)
+    return model
+
+
+def unsupported_ops(err: Exception) -> list[str]:
+    """TF op names (without the ``tf.`` prefix) that a ConverterError reports as neither builtin nor allowed."""
+    names = []
+    for data in getattr(err, "errors", None) or []:  # ConverterErrorData protos
+        code = type(data).ErrorCode.Name(data.error_code) if hasattr(type(data), "ErrorCode") else ""
+        if code in _MISSING_OP_CODES and data.operator.name:
+            names.append(data.operator.name)
+    if not names:
+        for listed in re.findall(r"(?:Custom|Flex|TF Select) ops: ([^\n]+)", str(err)):
+            names += [n.strip() for n in listed.split(",")]
+    return sorted({n.removeprefix("tf.") for n in names if n})
+
+
+def pixel_valued_uint8_input(tflite: bytes, image_input: str) -> bytes:
+    """Make the uint8 image input mean pixel values exactly: scale 1, zero point 0.
+
+    Calibration sets the input's scale from the images' observed range, so a set without a 0 or 255 pixel would
+    make a uint8 input mean something other than the pixel value -- but MediaPipe and cameras feed raw pixels.
+    The converter follows a uint8 input with a QUANTIZE (requantize) op into the calibrated int8 range, so only
+    the input's own parameters change and that op maps pixels into the calibrated range.
+    """
+    model = tflite_schema.ModelT.InitFromPackedBuf(tflite, 0)
+    graph = model.subgraphs[0]
+    for name, index in zip(input_names(model), graph.inputs):
+        tensor = graph.tensors[int(index)]
+        if name != image_input or tensor.type != tflite_schema.TensorType.UINT8:
+            continue
+        q = tensor.quantization
+        if q is not None and list(q.scale) == [1.0] and list(q.zeroPoint) == [0]:
+            return tflite
+        consumers = [op for op in graph.operators if int(index) in [int(i) for i in op.inputs]]
+        if not consumers or not all(_is_quantize(model, op) for op in consumers):
+            return tflite  # an unexpected graph: keep the calibrated parameters rather than guess
+        q.scale, q.zeroPoint = np.array([1.0], dtype=np.float32), np.array([0], dtype=np.int64)
+        q.min = q.max = None
+        return pack_model(model)
+    return tflite
+
+
+def _is_quantize(model, op) -> bool:
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode) == tflite_schema.BuiltinOperator.QUANTIZE

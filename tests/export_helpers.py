@@ -1,0 +1,62 @@
+"""Builders for the export tests: a small trained run whose predictions mean something, and corrupted artifacts.
+
+The spine's calibrated random base gives features that carry no class information, so a head trained on it
+predicts near-ties everywhere; int8 parity on such a model measures noise. The export tests transfer from a base
+pretrained from scratch on drawn shapes instead (as the quickstart does at a larger scale), so every artifact
+has clear decisions to agree or disagree on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.helpers import CLASSES, calibrate_batchnorm, draw_shape, make_image_folder, tiny_config
+
+PRETRAIN_SEED = 90_000  # drawing seeds far from the run's own images
+
+
+def make_pretrained_base(path: Path, per_class: int = 100, epochs: int = 5) -> Path:
+    """MobileNetV2 (alpha 0.35, 32 px) trained from scratch on drawn shapes, BatchNorm statistics re-estimated."""
+    import keras
+
+    from keras_tl.config import load_config
+    from keras_tl.models import build_classifier
+    from keras_tl.train import compile_for
+
+    keras.utils.set_random_seed(0)
+    cfg = load_config(model={"backbone": "mobilenetv2", "alpha": 0.35, "input_size": 32, "weights": "none",
+                             "dropout": 0.0})
+    model = build_classifier(cfg.model, len(CLASSES))
+    compile_for(model, keras.optimizers.Adam(5e-3), multi_label=False)
+    images = np.stack([np.asarray(draw_shape(kind, color, 32, seed=PRETRAIN_SEED + c * 1000 + i), dtype="float32")
+                       for c, (kind, color) in enumerate(CLASSES.items()) for i in range(per_class)])
+    targets = np.repeat(np.arange(len(CLASSES)), per_class)
+    model.fit(images, targets, epochs=epochs, batch_size=32, shuffle=True, verbose=0)
+    calibrate_batchnorm(model, images)  # moving averages lag far behind a few dozen steps from scratch
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
+def make_export_run(root: Path, base: Path):
+    """A trained run of 60 drawn images (15 in the test split), transferred from ``base``."""
+    import keras_tl
+
+    folder = make_image_folder(root / "shapes", per_class=20)
+    config = tiny_config(root / "runs", folder, base, name="export",
+                         data={"test_fraction": 0.25, "val_fraction": 0.15},
+                         train={"phase1": {"epochs": 4, "learning_rate": 3e-3}, "phase2": {"epochs": 0},
+                                "verbose": 0})
+    return keras_tl.train_model(config, log=lambda *_: None)
+
+
+def negate_bytes(path: Path, values: np.ndarray) -> None:
+    """Overwrite the bytes of ``values`` (float32, as stored in the file) with their negation, in place."""
+    data = bytearray(path.read_bytes())
+    needle = values.astype("<f4").tobytes()
+    at = data.find(needle)
+    assert at >= 0, "the weights were not found in the file"
+    data[at:at + len(needle)] = (-values).astype("<f4").tobytes()
+    path.write_bytes(bytes(data))
