@@ -29,6 +29,8 @@ class ArtifactBuilder:
         self._saved_model: Optional[Path] = None
         self._onnx_fp32: Optional[Path] = None
         self._unsupported: Optional[UnsupportedOpsError] = None
+        # precision -> (SavedModel, precision to convert it at): artifacts of another model (QAT), same converter
+        self.other_sources: dict[str, tuple[Path, str]] = {}
 
     def build(self, spec: ArtifactSpec, out: Path, granularity: str = "per_channel") -> dict:
         """Write the artifact to ``out``; returns the settings it was built with (for the report)."""
@@ -40,8 +42,9 @@ class ArtifactBuilder:
         if self._unsupported is not None:
             raise self._unsupported  # the same ops fail every variant; converting again would only cost time
         cfg = self.config
+        saved_model, precision = self.other_sources.get(precision) or (self.saved_model(), precision)
         try:
-            model = tflite.convert(self.saved_model(), precision, image_input=IMAGE_INPUT,
+            model = tflite.convert(saved_model, precision, image_input=IMAGE_INPUT,
                                    representative=lambda: self.inputs.representative(cfg.representative_samples),
                                    int8_image_input=cfg.int8_image_input, granularity=granularity,
                                    allow_flex_ops=cfg.allow_flex_ops)

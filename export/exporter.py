@@ -98,7 +98,7 @@ class Exporter:
 
     # -- the Keras reference and latency -------------------------------------------------------------------------
     def keras_result(self) -> ArtifactResult:
-        model_file = self.inputs.run.model_file
+        model_file = self.inputs.model_file
         accuracy = compare(self.reference, self.reference, self.targets, self.inputs.labels,
                            multi_label=self.inputs.multi_label, threshold=0.0).accuracy
         return ArtifactResult("keras", "fp32", KERAS_RUNTIME, REFERENCE, path=self._relative(model_file),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+from pathlib import Path
 from typing import Optional
 
 import keras
@@ -39,14 +40,27 @@ def tflite_bytes(model, *, int8: bool = False, representative: Optional[np.ndarr
 def _converter(model) -> tf.lite.TFLiteConverter:
     if isinstance(model, keras.Model):
         return tf.lite.TFLiteConverter.from_keras_model(model)
-    # tf_keras: from_keras_model would write a tf_keras SavedModel, which traces every layer (minutes for a
-    # MobileNetV2 QAT model). A module holding only the variables and the serving function converts the same graph.
+    holder, serve = _serving_module(model)
+    return tf.lite.TFLiteConverter.from_concrete_functions([serve], holder)
+
+
+def save_serving_model(tf_keras_model, path: Path) -> Path:
+    """A SavedModel of a tf_keras image model with one ``serving_default`` signature taking ``image``: what the
+    export package's converter reads."""
+    holder, serve = _serving_module(tf_keras_model)
+    tf.saved_model.save(holder, str(path), signatures={"serving_default": serve})
+    return path
+
+
+def _serving_module(model):
+    # tf_keras' own SavedModel export traces every layer (minutes for a MobileNetV2 QAT model). A module holding
+    # only the variables and the serving function carries the same graph.
     serve = tf.function(lambda image: model(image, training=False))
     spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype, name="image")
     holder = tf.Module()
     holder.variables_of_model = list(model.weights)
     holder.serve = serve
-    return tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function(spec)], holder)
+    return holder, serve.get_concrete_function(spec)
 
 
 def run_tflite(model_bytes: bytes, images: np.ndarray, threads: int = 2) -> np.ndarray:

@@ -50,6 +50,28 @@ def fine_tune(tf_keras_model, data: PreparedData, cfg: ExperimentConfig, *, epoc
     return history.history
 
 
+def reestimate_batchnorm(tf_keras_model, data: PreparedData, cfg: ExperimentConfig) -> None:
+    """Re-estimate every BatchNorm's moving statistics over the train split (gamma and beta stay as they are).
+
+    Zeroing half of each kernel shifts every convolution's output statistics, and a BatchNorm kept frozen during
+    the fine-tune still normalizes with the unpruned model's: the pruned network then collapses to one class."""
+    _, tf_keras = tfmot_and_tf_keras()
+    norms = [layer for layer in tf_keras_model.layers if isinstance(layer, tf_keras.layers.BatchNormalization)]
+    if not norms:
+        return
+    saved = [(layer.trainable, layer.momentum) for layer in norms]
+    for layer in norms:
+        layer.trainable = True  # a frozen tf_keras BatchNorm runs in inference mode and updates nothing
+    train = data.dataset("train", image_size=input_size(cfg.model), batch_size=cfg.data.batch_size, training=False,
+                         seed=cfg.seed, cache="none")
+    for step, (images, _) in enumerate(train):
+        for layer in norms:
+            layer.momentum = step / (step + 1)  # a plain average over the whole split, not a decaying one
+        tf_keras_model(images, training=True)
+    for layer, (trainable, momentum) in zip(norms, saved):
+        layer.trainable, layer.momentum = trainable, momentum
+
+
 def split_images(data: PreparedData, cfg: ExperimentConfig, split: str, limit: int) -> np.ndarray:
     """Up to ``limit`` images of ``split`` (decoded as in training), or of the train split when it is empty."""
     paths = data.paths(split) or data.paths("train")

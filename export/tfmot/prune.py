@@ -9,7 +9,8 @@ import keras
 import numpy as np
 
 from export.tfmot.bridge import check_same_outputs, copy_weights_to_keras, leaf_layers, to_tf_keras
-from export.tfmot.finetune import CHECK_IMAGES, fine_tune, split_images, steps_per_epoch, unfreeze_except_batchnorm
+from export.tfmot.finetune import (CHECK_IMAGES, fine_tune, reestimate_batchnorm, split_images, steps_per_epoch,
+                                   unfreeze_except_batchnorm)
 from export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import PreparedData
@@ -58,6 +59,7 @@ def prune_run_model(model: keras.Model, data: PreparedData, cfg: ExperimentConfi
                         learning_rate=cfg.export.prune_learning_rate,
                         callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
+    reestimate_batchnorm(stripped, data, cfg)
     pruned = keras.models.clone_model(model)
     pruned.set_weights(model.get_weights())
     copy_weights_to_keras(stripped, pruned)

@@ -32,10 +32,18 @@ class QatResult:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def qat_int8_tflite(model: keras.Model, data: PreparedData, cfg: ExperimentConfig, log=print) -> QatResult:
-    """QAT-fine-tune ``model`` (left unchanged) and convert it to full-int8 TFLite; verify it on the test split.
+@dataclass
+class QatModel:
+    model: object  # the tf_keras quantization-aware model (fake-quant nodes hold every tensor's range)
+    representative: np.ndarray  # train images that started the activation ranges
+    preserve_sparsity: bool
+    bridge_max_abs_diff: float = 0.0
+    history: dict[str, list[float]] = field(default_factory=dict)
 
-    Sparsity-preserving when ``cfg.export.prune`` is set (pass the pruned model from ``prune_run_model``)."""
+
+def train_qat_model(model: keras.Model, data: PreparedData, cfg: ExperimentConfig, log=print) -> QatModel:
+    """QAT-fine-tune a tf_keras rebuild of ``model`` (left unchanged); sparsity-preserving when
+    ``cfg.export.prune`` is set (pass the pruned model from ``prune_run_model``)."""
     preserve = cfg.export.prune is not None
     check = split_images(data, cfg, "test", CHECK_IMAGES)
     rebuilt = to_tf_keras(model)
@@ -48,11 +56,20 @@ def qat_int8_tflite(model: keras.Model, data: PreparedData, cfg: ExperimentConfi
         + (" (sparsity-preserving)" if preserve else ""))
     history = fine_tune(qat_model, data, cfg, epochs=cfg.export.qat_epochs,
                         learning_rate=cfg.export.qat_learning_rate)
-    artifact = tflite_bytes(qat_model, int8=True, representative=representative,
+    return QatModel(qat_model, representative, preserve, diff, history)
+
+
+def qat_int8_tflite(model: keras.Model, data: PreparedData, cfg: ExperimentConfig, log=print) -> QatResult:
+    """QAT-fine-tune ``model`` (left unchanged) and convert it to full-int8 TFLite; verify it on the test split.
+
+    Sparsity-preserving when ``cfg.export.prune`` is set (pass the pruned model from ``prune_run_model``)."""
+    trained = train_qat_model(model, data, cfg, log)
+    artifact = tflite_bytes(trained.model, int8=True, representative=trained.representative,
                             input_type=cfg.export.int8_image_input)
     test_paths = data.paths("test") or data.paths("train")
     test = split_images(data, cfg, "test", len(test_paths))
-    keras_outputs = np.asarray(qat_model.predict(test, batch_size=cfg.data.batch_size, verbose=0))
+    keras_outputs = np.asarray(trained.model.predict(test, batch_size=cfg.data.batch_size, verbose=0))
     tflite_outputs = run_tflite(artifact, test)
     return QatResult(artifact, test_paths, keras_outputs, tflite_outputs,
-                     top1_agreement(keras_outputs, tflite_outputs), preserve, diff, history)
+                     top1_agreement(keras_outputs, tflite_outputs), trained.preserve_sparsity,
+                     trained.bridge_max_abs_diff, trained.history)
