@@ -53,8 +53,8 @@ def main() -> None:
 
     def add(name: str, artifact: bytes, outputs: np.ndarray, **extra) -> None:
         rows.append({"artifact": name, "accuracy": _accuracy(outputs, targets), "size_bytes": len(artifact),
-                     "gzip_bytes": gzip_size(artifact), "top1_agreement_with_keras_fp32": top1_agreement(outputs, reference),
-                     **extra})
+                     "gzip_bytes": gzip_size(artifact),
+                     "top1_agreement_with_keras_fp32": top1_agreement(outputs, reference), **extra})
         print(f"{name}: accuracy {rows[-1]['accuracy']:.3f}, {len(artifact):,} bytes, gzip {rows[-1]['gzip_bytes']:,}")
 
     def timed(key, fn, *a, **kw):

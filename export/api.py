@@ -41,13 +41,16 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
     with tempfile.TemporaryDirectory(dir=export_dir, prefix=WORK_PREFIX) as work:
         compression = tfmot_pipeline.compress(inputs, Path(work), log)  # pruning swaps in the pruned model
         exporter = Exporter(inputs, settings, Path(work), log=log)
+        exporter.references.update(compression.references if compression else
+                                   tfmot_pipeline.exported_references(inputs))
         if compression:
             exporter.builder.other_sources.update(compression.sources)
             specs += compression.specs
         log(f"verifying on the {inputs.split} split ({len(exporter.targets)} images)")
         built = [exporter.export(spec) for spec in specs]
         results = sorted(built + _measure_present(exporter, previous, skip=specs, retire_failed=True), key=_order)
-        sections = {tfmot_pipeline.SECTION: tfmot_pipeline.record(compression, inputs, results)} if compression else {}
+        sections = ({tfmot_pipeline.SECTION: tfmot_pipeline.record(compression, exporter, results)}
+                    if compression else {})
     return _finish(exporter, results, "export", log, sections)
 
 
@@ -59,6 +62,7 @@ def benchmark_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Ca
     inputs = RunInputs(run, config)
     compression = tfmot_pipeline.use_exported_model(inputs)  # a pruned export is measured against its model
     exporter = Exporter(inputs, config.export, None, log=log)
+    exporter.references.update(tfmot_pipeline.exported_references(inputs))
     results = _measure_present(exporter, _previous_details(run))
     if not results:
         log(f"no exported artifacts in {run.export_dir}; run 'keras-tl export {run.path}' to make some")

@@ -132,8 +132,8 @@ KERAS3_STAYS = textwrap.dedent("""
 
 def test_keras3_is_unaffected_by_tfmots_legacy_keras_switch(tmp_path):
     """Both in one process: a Keras 3 model built before TFMOT is imported still predicts, saves and loads as
-    Keras 3 afterwards, Keras 3 still trains; tf.keras stays Keras 3, and the TF_USE_LEGACY_KERAS switch that TFMOT flips is left
-    unset, so subprocesses (the CLI, converters) do not inherit it."""
+    Keras 3 afterwards, Keras 3 still trains; tf.keras stays Keras 3, and the TF_USE_LEGACY_KERAS switch that TFMOT
+    flips is left unset, so subprocesses (the CLI, converters) do not inherit it."""
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     script = tmp_path / "keras3_stays.py"
     script.write_text(KERAS3_STAYS)

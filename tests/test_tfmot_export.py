@@ -16,7 +16,8 @@ QUICK = ["-o", "export.benchmark.runs=3", "-o", "export.benchmark.warmup=1"]
 def test_export_prunes_and_adds_a_verified_qat_int8_artifact(copy_run, capsys):
     for stale in copy_run.export_dir.glob("model_*"):
         stale.unlink()  # files not rebuilt here would only be re-verified (and retired) against the pruned model
-    # 15 test images: one flipped near-tie of the briefly pruned model is 0.067 of agreement.
+    # 15 test images: one flipped near-tie of the briefly pruned model is 0.067 of agreement (the QAT file's
+    # agreement with its QAT Keras model is held to 0.98 on more images in test_tfmot_prune_qat).
     args = ["export", str(copy_run.path), "--prune", "0.5", "--qat", "--formats", "tflite", "--quantize", "fp32",
             "-o", "export.prune_epochs=2", "-o", "export.prune_learning_rate=1e-3", "-o", "export.qat_epochs=1",
             "-o", "export.thresholds.int8_agreement=0.85", *QUICK]
@@ -36,10 +37,10 @@ def test_export_prunes_and_adds_a_verified_qat_int8_artifact(copy_run, capsys):
         prune["gzip_ratio_fp32_tflite"], abs=1e-4)
 
     qat = report["compression"]["qat"]
-    assert qat["sparsity_preserving"] and qat["agreement_with_qat_keras"] >= 0.85
     qat_entry = next(a for a in report["artifacts"] if a["path"] == "export/model_qat_int8.tflite")
+    assert qat["sparsity_preserving"] and qat["agreement_with_qat_keras"] == qat_entry["top1_agreement"] >= 0.85
     assert qat_entry["details"]["image_input"] == "uint8"
-    assert qat_entry["details"]["agreement_with_qat_keras"] == qat["agreement_with_qat_keras"]
+    assert 0 <= qat_entry["details"]["agreement_with_keras"] == qat["agreement_with_keras"] <= 1
 
     pruned = load_trained_model(copy_run.export_dir / "model_pruned.keras")
     kernels = [layer.get_weights()[0] for layer in pruned.layers if type(layer).__name__ == "Conv2D"]
@@ -51,6 +52,8 @@ def test_export_prunes_and_adds_a_verified_qat_int8_artifact(copy_run, capsys):
     assert again["command"] == "benchmark" and again["keras"]["path"] == "export/model_pruned.keras"
     assert [a["path"] for a in again["artifacts"]] == names and again["all_passed"]
     assert again["compression"] == report["compression"]
+    again_qat = next(a for a in again["artifacts"] if a["path"] == "export/model_qat_int8.tflite")
+    assert again_qat["top1_agreement"] == qat_entry["top1_agreement"]  # still against its QAT Keras model
 
     # Exit status aside (the pruned int8 files are re-verified against the unpruned model and may be retired):
     main(["export", str(copy_run.path), "--formats", "tflite", "--quantize", "fp32", *QUICK])
