@@ -9,18 +9,19 @@ import pytest
 from keras_tl.cli.main import main
 from keras_tl.models import load_trained_model
 
-QUICK = ["-o", "export.benchmark.runs=3", "-o", "export.benchmark.warmup=1"]
+# 15 test images: one flipped near-tie of the briefly pruned model is 0.067 of agreement (the QAT file's
+# agreement with its QAT Keras model is held to 0.98 on more images in test_tfmot_prune_qat).
+QUICK = ["-o", "export.benchmark.runs=3", "-o", "export.benchmark.warmup=1",
+         "-o", "export.thresholds.int8_agreement=0.85"]
 
 
 @pytest.mark.slow
 def test_export_prunes_and_adds_a_verified_qat_int8_artifact(copy_run, capsys):
     for stale in copy_run.export_dir.glob("model_*"):
         stale.unlink()  # files not rebuilt here would only be re-verified (and retired) against the pruned model
-    # 15 test images: one flipped near-tie of the briefly pruned model is 0.067 of agreement (the QAT file's
-    # agreement with its QAT Keras model is held to 0.98 on more images in test_tfmot_prune_qat).
     args = ["export", str(copy_run.path), "--prune", "0.5", "--qat", "--formats", "tflite", "--quantize", "fp32",
             "-o", "export.prune_epochs=2", "-o", "export.prune_learning_rate=1e-3", "-o", "export.qat_epochs=1",
-            "-o", "export.thresholds.int8_agreement=0.85", *QUICK]
+            *QUICK]
 
     assert main(args) == 0
     report = json.loads((copy_run.export_dir / "export_report.json").read_text())

@@ -54,7 +54,8 @@ def reestimate_batchnorm(tf_keras_model, data: PreparedData, cfg: ExperimentConf
     """Re-estimate every BatchNorm's moving statistics over the train split (gamma and beta stay as they are).
 
     Zeroing half of each kernel shifts every convolution's output statistics, and a BatchNorm kept frozen during
-    the fine-tune still normalizes with the unpruned model's: the pruned network then collapses to one class."""
+    the fine-tune would still normalize with the unpruned model's: the pruned network then collapses to one class.
+    Works on a model wrapped for pruning too (the masks only change at their scheduled steps)."""
     _, tf_keras = tfmot_and_tf_keras()
     norms = [layer for layer in tf_keras_model.layers if isinstance(layer, tf_keras.layers.BatchNormalization)]
     if not norms:

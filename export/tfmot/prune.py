@@ -53,13 +53,18 @@ def prune_run_model(model: keras.Model, data: PreparedData, cfg: ExperimentConfi
             return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
         return layer
 
+    class ReestimateBatchNorm(tf_keras.callbacks.Callback):
+        # Each epoch's mask updates move the kernels' output statistics further from BatchNorm's frozen ones; the
+        # next epoch (and the final model) then trains and predicts with statistics that fit the sparser kernels.
+        def on_epoch_end(self, epoch, logs=None):
+            reestimate_batchnorm(self.model, data, cfg)
+
     wrapped = tf_keras.models.clone_model(rebuilt, clone_function=wrap)
     log(f"pruning to {target:.0%} sparsity over {cfg.export.prune_epochs} epochs ({steps} steps)")
     history = fine_tune(wrapped, data, cfg, epochs=cfg.export.prune_epochs,
                         learning_rate=cfg.export.prune_learning_rate,
-                        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+                        callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), ReestimateBatchNorm()])
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
-    reestimate_batchnorm(stripped, data, cfg)
     pruned = keras.models.clone_model(model)
     pruned.set_weights(model.get_weights())
     copy_weights_to_keras(stripped, pruned)
