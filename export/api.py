@@ -6,19 +6,20 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from export.artifacts import ArtifactSpec, plan, remove_leftovers, spec_for_file
 from export.errors import ExportError
 from export.exporter import Exporter, agreement_summary, size_ratio
 from export.inputs import RunInputs
+from export.tfmot import pipeline as tfmot_pipeline
 from export.report import REPORT_NAME, ArtifactResult, format_table, write_report
 from keras_tl import KerasTLError, write_run_report
 from keras_tl.config import ExperimentConfig, load_config, parse_override
 from keras_tl.run import RunFolder
 
 WORK_PREFIX = ".work-"
-_EVERY_SPEC, _ = plan(("tflite", "onnx"), ("fp32", "fp16", "dynamic", "int8"))
+_EVERY_SPEC, _ = plan(("tflite", "onnx"), ("fp32", "fp16", "dynamic", "int8", "qat_int8"))
 
 
 def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Callable[[str], None] = print) -> dict:
@@ -27,7 +28,6 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
     run = RunFolder(run_dir)
     config = load_run_config(run, overrides)
     settings = config.export
-    _refuse_unavailable(settings)
     specs, skipped = plan(settings.formats, settings.quantize)
     if not specs:
         raise ExportError(f"nothing to export: no format in {settings.formats} has a precision in {settings.quantize}")
@@ -41,11 +41,19 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
         log(f"not built (ONNX takes fp32 and int8 only): {', '.join(skipped)}")
     previous = _previous_details(run)  # read before any file of this export replaces an earlier one
     with tempfile.TemporaryDirectory(dir=export_dir, prefix=WORK_PREFIX) as work:
+        compression = tfmot_pipeline.compress(inputs, Path(work), log)  # pruning swaps in the pruned model
         exporter = Exporter(inputs, settings, Path(work), log=log)
+        exporter.references.update(compression.references if compression else
+                                   tfmot_pipeline.exported_references(inputs))
+        if compression:
+            exporter.builder.other_sources.update(compression.sources)
+            specs += compression.specs
         log(f"verifying on the {inputs.split} split ({len(exporter.targets)} samples)")
         built = [exporter.export(spec) for spec in specs]
-    results = sorted(built + _measure_present(exporter, previous, skip=specs, retire_failed=True), key=_order)
-    return _finish(exporter, results, "export", log)
+        results = sorted(built + _measure_present(exporter, previous, skip=specs, retire_failed=True), key=_order)
+        sections = ({tfmot_pipeline.SECTION: tfmot_pipeline.record(compression, exporter, results)}
+                    if compression else {})
+    return _finish(exporter, results, "export", log, sections)
 
 
 def benchmark_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Callable[[str], None] = print) -> dict:
@@ -53,11 +61,14 @@ def benchmark_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Ca
     rewrites export_report.json."""
     run = RunFolder(run_dir)
     config = load_run_config(run, overrides)
-    exporter = Exporter(RunInputs(run, config), config.export, None, log=log)
+    inputs = RunInputs(run, config)
+    compression = tfmot_pipeline.use_exported_model(inputs)  # a pruned export is measured against its model
+    exporter = Exporter(inputs, config.export, None, log=log)
+    exporter.references.update(tfmot_pipeline.exported_references(inputs))
     results = _measure_present(exporter, _previous_details(run))
     if not results:
         log(f"no exported artifacts in {run.export_dir}; run 'keras-tl export {run.path}' to make some")
-    return _finish(exporter, results, "benchmark", log)
+    return _finish(exporter, results, "benchmark", log, {tfmot_pipeline.SECTION: compression} if compression else {})
 
 
 def _measure_present(exporter: Exporter, previous: dict, skip: Sequence[ArtifactSpec] = (), *,
@@ -117,14 +128,16 @@ def benchmark_from_cli(args) -> int:
     return 0 if report["all_passed"] else 1
 
 
-def _finish(exporter: Exporter, results: Sequence[ArtifactResult], command: str, log) -> dict:
+def _finish(exporter: Exporter, results: Sequence[ArtifactResult], command: str, log,
+            sections: Optional[dict] = None) -> dict:
     keras = exporter.keras_result()
     exporter.measure_latency(keras, results)
     settings = exporter.config
     report = write_report(
         exporter.inputs.run, keras=keras, artifacts=results, split=exporter.inputs.split,
         samples=len(exporter.targets), labels=exporter.inputs.labels, command=command,
-        thresholds=settings.thresholds.model_dump(), benchmark={**settings.benchmark.model_dump(), "batch": 1})
+        thresholds=settings.thresholds.model_dump(), benchmark={**settings.benchmark.model_dump(), "batch": 1},
+        sections=sections)
     log(format_table(keras, results))
     log(agreement_summary(results))
     ratio = size_ratio(results, "int8")
@@ -136,12 +149,6 @@ def _finish(exporter: Exporter, results: Sequence[ArtifactResult], command: str,
     except KerasTLError as err:  # the export itself succeeded; a stale report is not worth failing it
         log(f"warning: the run report was not updated: {err}")
     return report
-
-
-def _refuse_unavailable(settings) -> None:
-    # Pruning and QAT come with the TFMOT bridge; until then they must not be silently ignored.
-    if settings.prune is not None or settings.qat:
-        raise ExportError("pruning (--prune / export.prune) and QAT (--qat / export.qat) are not available yet")
 
 
 def _clean_interrupted(export_dir: Path) -> None:

@@ -16,8 +16,9 @@ FORMAT_SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 FORMAT_RUNTIME = {"tflite": "ai_edge_litert", "onnx": "onnxruntime"}
 # ONNX gets fp32 and statically quantized int8; float16 and dynamic-range int8 are TFLite's (ORT's dynamic int8
 # is many times slower than fp32 for CNNs on CPU).
-FORMAT_PRECISIONS = {"tflite": ("fp32", "fp16", "dynamic", "int8"), "onnx": ("fp32", "int8")}
-INT8_PRECISIONS = ("dynamic", "int8")
+# qat_int8: full int8 from quantization-aware training (export.qat), not a choice of export.quantize.
+FORMAT_PRECISIONS = {"tflite": ("fp32", "fp16", "dynamic", "int8", "qat_int8"), "onnx": ("fp32", "int8")}
+INT8_PRECISIONS = ("dynamic", "int8", "qat_int8")
 STAGED_SUFFIX = ".partial"
 FAILED_SUFFIX = ".failed"
 

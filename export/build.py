@@ -31,6 +31,8 @@ class ArtifactBuilder:
         self._onnx_fp32: Optional[Path] = None
         self.onnx_route: Optional[str] = None  # how tf2onnx converted the model: "keras" or "saved_model"
         self._unsupported: Optional[UnsupportedOpsError] = None
+        # precision -> (SavedModel, precision to convert it at): artifacts of another model (QAT), same converter
+        self.other_sources: dict[str, tuple[Path, str]] = {}
 
     def build(self, spec: ArtifactSpec, out: Path, granularity: str = "per_channel") -> dict:
         """Write the artifact to ``out``; returns the settings it was built with (for the report)."""
@@ -42,14 +44,15 @@ class ArtifactBuilder:
         if self._unsupported is not None:
             raise self._unsupported  # the same ops fail every variant; converting again would only cost time
         cfg = self.config
+        saved_model, precision = self.other_sources.get(precision) or (self.saved_model(), precision)
         representative = lambda: self.inputs.representative(cfg.representative_samples)  # noqa: E731
         keep_float = self._text_tower_kept_float(precision)
         try:
             if keep_float is not None:
-                model = tflite.convert_int8_keeping_float(self.saved_model(), representative, keep_float,
+                model = tflite.convert_int8_keeping_float(saved_model, representative, keep_float,
                                                           granularity=granularity)
             else:
-                model = tflite.convert(self.saved_model(), precision, image_input=IMAGE_INPUT,
+                model = tflite.convert(saved_model, precision, image_input=IMAGE_INPUT,
                                        representative=representative, int8_image_input=cfg.int8_image_input,
                                        granularity=granularity, allow_flex_ops=cfg.allow_flex_ops)
         except UnsupportedOpsError as err:

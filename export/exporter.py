@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+
 from export.artifacts import ArtifactSpec, discard, publish, sha256, staged_path
 from export.benchmark import KERAS_RUNTIME, keras_predict, latency_ms
 from export.build import ArtifactBuilder
@@ -28,6 +30,8 @@ class Exporter:
         self.builder = ArtifactBuilder(inputs, config, work)
         self.keras = keras_predict(inputs.model)
         self.reference = predict_all(self.keras, inputs.batches())
+        # precision -> outputs of the model an artifact was converted from, when that is not inputs.model (QAT)
+        self.references: dict[str, np.ndarray] = {}
         self.targets = inputs.targets()
         self.export_dir = inputs.run.export_dir
 
@@ -63,7 +67,8 @@ class Exporter:
             probs = predict_all(predictor.predict, self.inputs.batches())
         except Exception as err:  # noqa: BLE001 - a file its runtime cannot run fails verification, with the reason
             return Verification.unrunnable(f"{spec.runtime} could not run it: {first_line(err)}", threshold)
-        return compare(probs, self.reference, self.targets, self.inputs.labels, multi_label=self.inputs.multi_label,
+        reference = self.references.get(spec.precision, self.reference)
+        return compare(probs, reference, self.targets, self.inputs.labels, multi_label=self.inputs.multi_label,
                        threshold=threshold)
 
     def publish(self, spec: ArtifactSpec, staged: Path, verification: Verification,
@@ -98,7 +103,7 @@ class Exporter:
 
     # -- the Keras reference and latency -------------------------------------------------------------------------
     def keras_result(self) -> ArtifactResult:
-        model_file = self.inputs.run.model_file
+        model_file = self.inputs.model_file
         accuracy = compare(self.reference, self.reference, self.targets, self.inputs.labels,
                            multi_label=self.inputs.multi_label, threshold=0.0).accuracy
         return ArtifactResult("keras", "fp32", KERAS_RUNTIME, REFERENCE, path=self._relative(model_file),

@@ -23,7 +23,8 @@ class RunInputs:
     def __init__(self, run: RunFolder, config: ExperimentConfig):
         self.run = run
         self.config = config
-        self.model: keras.Model = load_trained_model(run.require_model())
+        self.model_file = run.require_model()  # export --prune swaps in the pruned model and its file
+        self.model: keras.Model = load_trained_model(self.model_file)
         self.data = load_prepared(run, config.data, config.model.multi_label)
         self.image_size = input_size(config.model)
         self.input_names = model_input_names(self.model)

@@ -45,7 +45,8 @@ class ArtifactResult:
 
 
 def write_report(run: RunFolder, *, keras: ArtifactResult, artifacts: Sequence[ArtifactResult], split: str,
-                 samples: int, labels: Sequence[str], thresholds: dict, benchmark: dict, command: str) -> dict:
+                 samples: int, labels: Sequence[str], thresholds: dict, benchmark: dict, command: str,
+                 sections: Optional[dict] = None) -> dict:
     report = {
         "run": str(run.path),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -60,6 +61,7 @@ def write_report(run: RunFolder, *, keras: ArtifactResult, artifacts: Sequence[A
         "keras": asdict(keras),
         "artifacts": [asdict(a) for a in artifacts],
         "all_passed": all(a.passed for a in artifacts),
+        **(sections or {}),  # e.g. "compression" (pruning / QAT)
     }
     run.export_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.export_dir / REPORT_NAME, json.dumps(report, indent=2) + "\n")

@@ -89,15 +89,16 @@ def make_calibrated_base(path: Path, seed: int = 0) -> Path:
 
 
 def calibrate_batchnorm(model, images: np.ndarray) -> None:
-    """Set every BatchNorm layer's moving statistics to those of ``images``."""
+    """Set every BatchNorm's moving statistics to those of ``images`` (one large batch, momentum 0)."""
     import keras
 
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momentum = [layer.momentum for layer in norms]
     for layer in norms:
-        layer.momentum = 0.0  # one large batch sets the moving statistics to that batch's statistics
+        layer.momentum = 0.0
     model(images, training=True)
-    for layer in norms:
-        layer.momentum = 0.999
+    for layer, value in zip(norms, momentum):
+        layer.momentum = value
 
 
 def weights_by_layer(model) -> dict[str, list[np.ndarray]]:

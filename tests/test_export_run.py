@@ -179,8 +179,6 @@ def test_cli_exports_a_subset_then_benchmarks_what_is_there(copy_run, capsys):
 
 def test_cli_refuses_what_export_cannot_do(exported_run, capsys):
     run, _ = exported_run
-    assert main(["export", str(run.path), "--prune", "0.5"]) == 2
-    assert "not available yet" in capsys.readouterr().err
     assert main(["export", str(run.path), "-o", "model.dropout=0.5"]) == 2
     assert "only export.* overrides" in capsys.readouterr().err
     assert main(["export", str(run.path), "--formats", "tfjs"]) == 2

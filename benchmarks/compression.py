@@ -1,0 +1,125 @@
+"""Accuracy and size of every compression of one real classifier: fp32, PTQ int8, QAT int8, pruned 50 % (+ int8).
+
+The classifier is the offline quickstart's (MobileNetV2 alpha 0.35 at 64 px, pretrained from scratch on 4,000 easy-VQA
+shape pictures, then transferred to 1,000 held-out ones); every artifact is scored on that run's test split.
+
+    python benchmarks/compression.py [--work runs/bench-compression] [-o export.prune_epochs=4 ...]
+
+Writes benchmarks/results/compression.json and compression.md. Takes several minutes on two CPU cores; a
+quickstart run already under --work is reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from export.tfmot import (gzip_size, prune_run_model, qat_int8_tflite, run_tflite, tflite_bytes,
+                          top1_agreement)
+from export.tfmot.finetune import split_images
+from keras_tl.config import load_config
+from keras_tl.data import load_images, load_prepared
+from keras_tl.models import input_size, load_trained_model
+from keras_tl.quickstart import run_quickstart
+from keras_tl.run import RunFolder
+
+RESULTS = Path(__file__).with_name("results")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="runs/bench-compression", help="where the quickstart run lives")
+    parser.add_argument("-o", "--override", action="append", default=[], help="export.* config override")
+    parser.add_argument("--prune", type=float, default=0.5, help="target sparsity")
+    args = parser.parse_args()
+    started = time.time()
+
+    run = RunFolder(Path(args.work) / "quickstart")
+    if not run.model_file.is_file():
+        run = run_quickstart(args.work)
+    cfg = load_config(run.config_file, overrides=[f"export.prune={args.prune}", *args.override])
+    data = load_prepared(run, cfg.data, cfg.model.multi_label)
+    model = load_trained_model(run.model_file)
+    size = input_size(cfg.model)
+    test, targets = load_images(data.paths("test"), size), data.targets("test")
+    representative = split_images(data, cfg, "train", cfg.export.representative_samples)
+    reference = model.predict(test, verbose=0)
+    rows, timings = [], {}
+
+    def add(name: str, artifact: bytes, outputs: np.ndarray, **extra) -> None:
+        rows.append({"artifact": name, "accuracy": _accuracy(outputs, targets), "size_bytes": len(artifact),
+                     "gzip_bytes": gzip_size(artifact),
+                     "top1_agreement_with_keras_fp32": top1_agreement(outputs, reference), **extra})
+        print(f"{name}: accuracy {rows[-1]['accuracy']:.3f}, {len(artifact):,} bytes, gzip {rows[-1]['gzip_bytes']:,}")
+
+    def timed(key, fn, *a, **kw):
+        start = time.time()
+        out = fn(*a, **kw)
+        timings[key] = round(time.time() - start, 1)
+        return out
+
+    rows.append({"artifact": "Keras fp32 (reference)", "accuracy": _accuracy(reference, targets)})
+    fp32 = timed("convert_fp32_s", tflite_bytes, model)
+    add("TFLite fp32", fp32, run_tflite(fp32, test))
+    ptq = timed("convert_ptq_int8_s", tflite_bytes, model, int8=True, representative=representative)
+    add("TFLite PTQ int8", ptq, run_tflite(ptq, test))
+
+    no_prune = cfg.model_copy(update={"export": cfg.export.model_copy(update={"prune": None})})
+    qat = timed("qat_s", qat_int8_tflite, model, data, no_prune)
+    add("TFLite QAT int8", qat.tflite, qat.tflite_outputs,
+        qat_keras_accuracy=_accuracy(qat.keras_outputs, targets), agreement_with_qat_keras=qat.agreement)
+
+    pruned = timed("prune_s", prune_run_model, model, data, cfg)
+    label = f"pruned {args.prune:.0%}"
+    pruned_fp32 = tflite_bytes(pruned.model)
+    add(f"TFLite fp32, {label}", pruned_fp32, run_tflite(pruned_fp32, test))
+    pruned_ptq = tflite_bytes(pruned.model, int8=True, representative=representative)
+    add(f"TFLite PTQ int8, {label}", pruned_ptq, run_tflite(pruned_ptq, test))
+    pqat = timed("prune_qat_s", qat_int8_tflite, pruned.model, data, cfg)
+    add(f"TFLite QAT int8, {label} (sparsity-preserving)", pqat.tflite, pqat.tflite_outputs,
+        qat_keras_accuracy=_accuracy(pqat.keras_outputs, targets), agreement_with_qat_keras=pqat.agreement)
+
+    report = {
+        "dataset": f"easy-VQA shapes (quickstart): {len(data.splits['train'])} train / {len(targets)} test images",
+        "model": f"{cfg.model.backbone} alpha {cfg.model.alpha} at {size}px",
+        "export_settings": cfg.export.model_dump(include={"prune", "prune_epochs", "prune_learning_rate",
+                                                          "qat_epochs", "qat_learning_rate",
+                                                          "representative_samples", "int8_image_input"}),
+        "sparsity": pruned.sparsity,
+        "results": rows,
+        "timings_s": {**timings, "total": round(time.time() - started, 1)},
+        "machine": f"{platform.machine()}, {platform.python_version()}, shared 2-core CPU",
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "compression.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "compression.md").write_text(_markdown(report))
+    print(f"wrote {RESULTS / 'compression.md'}")
+
+
+def _accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
+    return float(np.mean(np.argmax(outputs, axis=-1) == targets))
+
+
+def _markdown(report: dict) -> str:
+    lines = [f"# Compression benchmark: {report['model']}", "", f"Data: {report['dataset']}.", "",
+             "| artifact | test accuracy | size (bytes) | gzip (bytes) | top-1 agreement with Keras fp32 |",
+             "|---|---|---|---|---|"]
+    for row in report["results"]:
+        size = f"{row['size_bytes']:,}" if "size_bytes" in row else ""
+        packed = f"{row['gzip_bytes']:,}" if "gzip_bytes" in row else ""
+        agree = f"{row['top1_agreement_with_keras_fp32']:.3f}" if "top1_agreement_with_keras_fp32" in row else ""
+        lines.append(f"| {row['artifact']} | {row['accuracy']:.3f} | {size} | {packed} | {agree} |")
+    sparsity = ", ".join(f"{kind} {v['sparsity']:.3f} ({v['layers']} layers)" for kind, v in report["sparsity"].items())
+    lines += ["", f"Achieved sparsity of the pruned kernels: {sparsity}.", "",
+              f"Settings: `{json.dumps(report['export_settings'])}`.", "",
+              f"Wall time (s, {report['machine']}, other jobs running): `{json.dumps(report['timings_s'])}`.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""``keras-tl export --prune/--qat``: pruning and QAT inside the normal export.
+
+Pruning replaces the model that every artifact is built from and verified against with its pruned copy (saved as
+``export/model_pruned.keras``, the report's Keras row). QAT adds one artifact, ``model_qat_int8.tflite``, converted
+by the same converter as the post-training int8 file and verified against the QAT Keras model it was converted from
+(whose outputs are kept beside it, so ``keras-tl benchmark`` verifies it the same way); its agreement with the
+model every other artifact is verified against is recorded too, for the comparison with post-training int8. The
+report's ``compression`` section holds the sparsity per layer type, the gzip size of every artifact and the
+pruned/unpruned gzip ratio of the fp32 TFLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from export import tflite
+from export.artifacts import ArtifactSpec, sha256
+from export.errors import ExportError
+from export.exporter import Exporter
+from export.inputs import RunInputs
+from export.report import REPORT_NAME, ArtifactResult
+from export.runtimes import PREDICTORS
+from export.tfmot.convert import gzip_size, save_serving_model, top1_agreement
+from export.tfmot.prune import prune_run_model
+from export.tfmot.qat import train_qat_model
+from export.verify import compare, predict_all
+from keras_tl.cli.quiet import silenced_stderr
+from keras_tl.models import IMAGE_INPUT, load_trained_model
+
+PRUNED_MODEL = "model_pruned.keras"
+QAT_SPEC = ArtifactSpec("tflite", "qat_int8")
+QAT_REFERENCE = "model_qat_int8.reference.npz"  # the QAT Keras model's outputs on the verification split
+SECTION = "compression"
+
+
+@dataclass
+class Compression:
+    specs: list[ArtifactSpec] = field(default_factory=list)  # artifacts beyond export.quantize (the QAT file)
+    sources: dict[str, tuple[Path, str]] = field(default_factory=dict)  # precision -> (SavedModel, convert as)
+    references: dict[str, np.ndarray] = field(default_factory=dict)  # precision -> outputs it is verified against
+    report: dict = field(default_factory=dict)
+    unpruned_fp32_gzip: Optional[int] = None
+
+
+def compress(inputs: RunInputs, work: Path, log: Callable[[str], None]) -> Optional[Compression]:
+    """Prune and/or QAT-train the run's model as ``export.prune`` / ``export.qat`` ask; None when neither.
+
+    Swaps the pruned model into ``inputs`` so that every artifact is built from it and verified against it."""
+    settings = inputs.config.export
+    pruned_file = inputs.run.export_dir / PRUNED_MODEL
+    if settings.prune is None and not settings.qat:
+        pruned_file.unlink(missing_ok=True)  # this export's artifacts come from the unpruned model
+        return None
+    _require_image_only(inputs)
+    result = Compression()
+    if settings.prune is not None:
+        unpruned = tflite.convert(_saved_model(inputs.model, work / "unpruned"), "fp32")
+        result.unpruned_fp32_gzip = gzip_size(unpruned)
+        pruned = prune_run_model(inputs.model, inputs.data, inputs.config, log=log)
+        staged = work / PRUNED_MODEL
+        pruned.model.save(staged)
+        os.replace(staged, pruned_file)
+        inputs.model, inputs.model_file = pruned.model, pruned_file
+        result.report["prune"] = {"target_sparsity": settings.prune, "epochs": settings.prune_epochs,
+                                  "learning_rate": settings.prune_learning_rate,
+                                  "model": _relative(inputs, pruned_file), "sparsity": pruned.sparsity,
+                                  "bridge_max_abs_diff": pruned.bridge_max_abs_diff,
+                                  "unpruned_fp32_tflite_gzip_bytes": result.unpruned_fp32_gzip}
+    else:
+        pruned_file.unlink(missing_ok=True)
+    if settings.qat:
+        qat = train_qat_model(inputs.model, inputs.data, inputs.config, log=log)
+        outputs = predict_all(lambda batch: np.asarray(qat.model(batch[IMAGE_INPUT], training=False)),
+                              inputs.batches())
+        result.references[QAT_SPEC.precision] = outputs
+        np.savez(inputs.run.export_dir / QAT_REFERENCE, probabilities=outputs, source_sha256=sha256(inputs.model_file))
+        result.sources[QAT_SPEC.precision] = (save_serving_model(qat.model, work / "qat_saved_model"), "int8")
+        result.specs.append(QAT_SPEC)
+        result.report["qat"] = {"epochs": settings.qat_epochs, "learning_rate": settings.qat_learning_rate,
+                                "sparsity_preserving": qat.preserve_sparsity, "artifact": QAT_SPEC.filename,
+                                "bridge_max_abs_diff": qat.bridge_max_abs_diff,
+                                "qat_keras_accuracy": _accuracy(outputs, inputs)}
+    return result
+
+
+def record(compression: Compression, exporter: Exporter, results: Sequence[ArtifactResult]) -> dict:
+    """Gzip sizes of the artifacts, the fp32 gzip ratio and the QAT file's agreement with the model the others are
+    verified against; returns the report's ``compression`` section."""
+    inputs, section = exporter.inputs, compression.report
+    section["gzip_bytes"] = {r.name: gzip_size((inputs.run.path / r.path).read_bytes()) for r in results if r.path}
+    fp32 = section["gzip_bytes"].get(ArtifactSpec("tflite", "fp32").filename)
+    if "prune" in section and fp32:
+        section["prune"]["gzip_ratio_fp32_tflite"] = round(fp32 / compression.unpruned_fp32_gzip, 4)
+    qat_file = next((r for r in results if r.path and r.precision == QAT_SPEC.precision), None)
+    if "qat" in section and qat_file is not None:
+        predictor = PREDICTORS["tflite"](inputs.run.path / qat_file.path, inputs.config.export.benchmark.threads)
+        agreement = top1_agreement(predict_all(predictor.predict, inputs.batches()), exporter.reference)
+        qat_file.details["agreement_with_keras"] = section["qat"]["agreement_with_keras"] = agreement
+        section["qat"]["agreement_with_qat_keras"] = qat_file.top1_agreement
+    return section
+
+
+def exported_references(inputs: RunInputs) -> dict[str, np.ndarray]:
+    """The QAT Keras model's outputs saved by the export that made ``model_qat_int8.tflite``, while the model it
+    was trained from is still the one in the run (a retrained or re-pruned model makes the file stale)."""
+    path = inputs.run.export_dir / QAT_REFERENCE
+    if not path.is_file() or not inputs.model_file.is_file():
+        return {}
+    with np.load(path) as saved:
+        if str(saved["source_sha256"]) != sha256(inputs.model_file):
+            return {}
+        return {QAT_SPEC.precision: saved["probabilities"]}
+
+
+def use_exported_model(inputs: RunInputs) -> Optional[dict]:
+    """For ``keras-tl benchmark``: when the last export pruned, its artifacts are measured against the pruned
+    model; returns that export's ``compression`` section (None when there is none)."""
+    pruned_file = inputs.run.export_dir / PRUNED_MODEL
+    try:
+        report = json.loads((inputs.run.export_dir / REPORT_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        report = {}
+    section = report.get(SECTION)
+    if section and "prune" in section and pruned_file.is_file():
+        inputs.model, inputs.model_file = load_trained_model(pruned_file), pruned_file
+    return section
+
+
+def _require_image_only(inputs: RunInputs) -> None:
+    others = [name for name in inputs.input_names if name != IMAGE_INPUT]
+    if others:
+        raise ExportError(f"pruning and QAT support image-only models; this model also reads {', '.join(others)} "
+                          "(image+text models cannot be rebuilt in tf_keras): export it without --prune/--qat")
+
+
+def _accuracy(outputs: np.ndarray, inputs: RunInputs) -> float:
+    return compare(outputs, outputs, inputs.targets(), inputs.labels, multi_label=inputs.multi_label,
+                   threshold=0.0).accuracy
+
+
+def _saved_model(model, path: Path) -> Path:
+    with silenced_stderr():
+        model.export(str(path), format="tf_saved_model", verbose=False)
+    return path
+
+
+def _relative(inputs: RunInputs, path: Path) -> str:
+    return path.relative_to(inputs.run.path).as_posix()
