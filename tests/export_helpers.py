@@ -23,9 +23,9 @@ def make_pretrained_base(path: Path, per_class: int = 100, epochs: int = 5) -> P
 
     from keras_tl.config import load_config
     from keras_tl.models import build_classifier
-    from keras_tl.train import compile_for
+    from keras_tl.train import compile_for, seed_everything
 
-    keras.utils.set_random_seed(0)
+    seed_everything(0, deterministic=True)  # the same base whatever ran before in this process
     cfg = load_config(model={"backbone": "mobilenetv2", "alpha": 0.35, "input_size": 32, "weights": "none",
                              "dropout": 0.0})
     model = build_classifier(cfg.model, len(CLASSES))
@@ -47,7 +47,7 @@ def make_export_run(root: Path, base: Path):
     folder = make_image_folder(root / "shapes", per_class=20)
     config = tiny_config(root / "runs", folder, base, name="export",
                          data={"test_fraction": 0.25, "val_fraction": 0.15},
-                         train={"phase1": {"epochs": 4, "learning_rate": 3e-3}, "phase2": {"epochs": 0},
+                         train={"phase1": {"epochs": 8, "learning_rate": 3e-3}, "phase2": {"epochs": 0},
                                 "verbose": 0})
     return keras_tl.train_model(config, log=lambda *_: None)
 

@@ -10,6 +10,8 @@ import numpy as np
 import onnx
 import pytest
 
+import keras_tl
+
 from export.artifacts import ArtifactSpec, staged_path
 from export.exporter import Exporter
 from export.inputs import RunInputs
@@ -23,6 +25,14 @@ SIX = ["model_fp32.tflite", "model_fp16.tflite", "model_dynamic.tflite", "model_
        "model_int8.onnx"]
 REPORT_FIELDS = {"path", "format", "precision", "size_bytes", "sha256", "accuracy", "top1_agreement", "max_abs_diff",
                  "latency_ms_p50", "latency_ms_p90", "runtime", "passed", "threshold", "status"}
+
+
+def test_the_reference_decisions_are_clear(exported_run):
+    """Agreement thresholds only mean something on clear decisions: a near-tie flips under any rounding."""
+    run, _ = exported_run
+    inputs = RunInputs(run, keras_tl.load_config(run.config_file))
+    probs = np.sort(np.concatenate([inputs.model.predict(batch, verbose=0) for batch in inputs.batches()]), axis=1)
+    assert float(np.min(probs[:, -1] - probs[:, -2])) > 0.2
 
 
 def test_export_writes_six_verified_artifacts_and_the_report(exported_run):
