@@ -101,6 +101,18 @@ def calibrate_batchnorm(model, images: np.ndarray) -> None:
         layer.momentum = value
 
 
+def statistics_of_a_trained_model(model, images: np.ndarray):
+    """BatchNorm/Normalization statistics measured on real images: a random base at its initial statistics gives
+    the same output for every image, and then equal outputs would prove nothing."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Normalization):
+            layer.adapt(images)
+    calibrate_batchnorm(model, images)
+    return model
+
+
 def weights_by_layer(model) -> dict[str, list[np.ndarray]]:
     return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
 

@@ -16,7 +16,7 @@ from keras_tl.config import load_config
 from keras_tl.data import load_images
 from keras_tl.errors import KerasTLError
 from keras_tl.models import build_classifier
-from tests.helpers import calibrate_batchnorm
+from tests.helpers import statistics_of_a_trained_model
 
 SIZE = 32
 
@@ -24,16 +24,6 @@ SIZE = 32
 @pytest.fixture(scope="module")
 def images(image_folder):
     return load_images(sorted(str(p) for p in image_folder.rglob("*.*"))[::2], SIZE)
-
-
-def statistics_of_a_trained_model(model, images):
-    """BatchNorm/Normalization statistics measured on real images: a random base at its initial statistics gives
-    the same output for every image, and then equal outputs would prove nothing."""
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Normalization):
-            layer.adapt(images)
-    calibrate_batchnorm(model, images)
-    return model
 
 
 @pytest.mark.parametrize("backbone, extra", [

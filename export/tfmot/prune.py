@@ -67,6 +67,11 @@ def prune_run_model(model: keras.Model, data: PreparedData, cfg: ExperimentConfi
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
     pruned = keras.models.clone_model(model)
     pruned.set_weights(model.get_weights())
+    for layer in leaf_layers(pruned):
+        if hasattr(layer, "finalize_state"):
+            # set_weights leaves an adapted Normalization (EfficientNet's) computing with its build-time mean and
+            # variance until finalize_state reads the assigned values (Keras 3 caches them at adapt/load time).
+            layer.finalize_state()
     copy_weights_to_keras(stripped, pruned)
     check_same_outputs(pruned, stripped, images)
     return PruneResult(pruned, target, sparsity_by_layer_type(pruned), diff, history)
