@@ -48,17 +48,26 @@ def test_the_reference_decisions_are_clear(fused_export):
 
 @pytest.mark.slow
 def test_predict_with_text_agrees_across_keras_tflite_and_onnx(fused_export, capsys):
+    """Any image with any text: the fp32 files give Keras' answer. The int8 files must too wherever Keras' answer
+    is clear; mismatched image/text pairs make near-ties, which any rounding may flip."""
     run, _, folder = fused_export
     images = [folder / kind / f"{kind}_00{i}.png" for kind in ("circle", "square", "triangle") for i in (1, 2)]
     keras_predictor = KerasPredictor.from_path(run.path)
-    exported = [predictor_for(run.export_dir / name) for name in ("model_int8.tflite", "model_int8.onnx")]
-    labels = set()
+    exported = {name: predictor_for(run.export_dir / name) for name in
+                ("model_fp32.tflite", "model_fp32.onnx", "model_int8.tflite", "model_int8.onnx")}
+    labels, clear = set(), 0
     for text in TEXTS:
-        expected = [p.label for p in predict_files(keras_predictor, images, text=text)]
-        for predictor in exported:
-            assert [p.label for p in predict_files(predictor, images, text=text)] == expected, (predictor, text)
-        labels.update(expected)
+        expected = predict_files(keras_predictor, images, text=text)
+        for name, predictor in exported.items():
+            got = [p.label for p in predict_files(predictor, images, text=text)]
+            for reference, label in zip(expected, got):
+                margin = reference.top[0][1] - reference.top[1][1]
+                if "fp32" in name or margin > 0.2:
+                    assert label == reference.label, (name, text, reference)
+                    clear += "int8" in name
+        labels.update(p.label for p in expected)
     assert len(labels) >= 2  # the texts and images move the answer: agreement is not on one constant output
+    assert clear >= len(images) * len(TEXTS)  # most int8 answers were checked, not waved through as near-ties
 
     outputs = []
     for model in (run.path, run.export_dir / "model_int8.tflite", run.export_dir / "model_int8.onnx"):

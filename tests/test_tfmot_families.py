@@ -81,8 +81,8 @@ def test_qat_int8_tflite_agrees_with_the_qat_model(family, qat, request):
         # Measured: the QAT Keras model itself is already far from the float model (relative error 4% after the
         # stem, 19% after the first squeeze-excite, ~100% at the pooled features), and the int8 file agrees with
         # it on 1-3 of 6 images. Whether that is this random base's chaos or the squeeze-excite quantization
-        # needs a trained EfficientNet; strict, so this fails as soon as they agree.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="int8 EfficientNetB0 (random weights) disagrees"))
+        # needs a trained EfficientNet. Not strict: on 6 random-weight images the count can land on either side.
+        request.applymarker(pytest.mark.xfail(reason="int8 EfficientNetB0 (random weights) disagrees"))
     diff = float(np.abs(qat.tflite_outputs - qat.keras_outputs).max())
     print(f"{cfg.model.backbone}: agreement {qat.agreement:.3f}, max |prob diff| {diff:.4f}")
     assert qat.agreement >= 0.9

@@ -13,6 +13,7 @@ from keras_tl.config import load_config
 from keras_tl.data import load_images, prepare_data
 from keras_tl.errors import ConfigError
 from keras_tl.models import build_classifier, load_trained_model
+from keras_tl.train import seed_everything
 from keras_tl.run import RunFolder
 from keras_tl.train import compile_for
 from tests.helpers import make_image_folder, tiny_config
@@ -32,13 +33,13 @@ def trained(tmp_path_factory):
     cfg = tiny_config(root / "runs", folder, "none", model={"dropout": 0.0},
                       export={"prune": TARGET, "prune_epochs": 6, "prune_learning_rate": 1e-3, "qat_epochs": 1})
     data = prepare_data(cfg.data, RunFolder(root / "runs" / "tiny").ensure(), seed=cfg.seed, multi_label=False)
-    keras.utils.set_random_seed(0)
+    seed_everything(0, deterministic=True)  # the same model whatever ran before in this process
     model = build_classifier(cfg.model, data.num_classes)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in norms:
         layer.momentum = 0.8  # a few hundred steps must settle the statistics
     compile_for(model, keras.optimizers.Adam(5e-3), multi_label=False)
-    model.fit(data.dataset("train", image_size=32, batch_size=16, training=True, seed=0), epochs=20, verbose=0)
+    model.fit(data.dataset("train", image_size=32, batch_size=16, training=True, seed=0), epochs=40, verbose=0)
     for layer in norms:
         layer.trainable = False  # as keras_tl's phase 2 leaves them
     return model, data, cfg
