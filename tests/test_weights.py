@@ -104,3 +104,17 @@ def test_alpha_and_input_size_are_validated():
         build_classifier(load_config(model={"backbone": "resnet50", "weights": "none", "alpha": 0.5}).model, 2)
     with pytest.raises(ModelError, match="at least 75px"):
         build_classifier(load_config(model={"backbone": "inceptionv3", "weights": "none", "input_size": 64}).model, 2)
+
+
+def test_efficientnet_preprocessing_statistics_come_with_the_base(tmp_path):
+    """EfficientNet normalizes inside the base with statistics stored as weights; copying them must change what
+    the layer computes, not only what it stores."""
+    source = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(32, 32, 3))
+    norm = next(layer for layer in source.layers if isinstance(layer, keras.layers.Normalization))
+    norm.adapt(np.random.default_rng(2).uniform(0.2, 0.6, (8, 32, 32, 3)).astype("float32"))
+    source.save(tmp_path / "efficientnet.keras")
+    cfg = load_config(model={"backbone": "efficientnetb0", "input_size": 32,
+                             "weights": str(tmp_path / "efficientnet.keras")}).model
+    ours = next(layer for layer in build_classifier(cfg, 3).layers if isinstance(layer, keras.layers.Normalization))
+    probe = np.full((1, 4, 4, 3), 0.5, "float32")
+    np.testing.assert_allclose(np.asarray(ours(probe)), np.asarray(norm(probe)), rtol=1e-5, atol=1e-5)

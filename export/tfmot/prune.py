@@ -15,6 +15,7 @@ from export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import PreparedData
 from keras_tl.errors import ConfigError
+from keras_tl.models import assign_weights
 
 PRUNABLE_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
 # Sparsity ramps up over this share of the fine-tune; the rest lets the surviving weights recover at the target.
@@ -66,12 +67,7 @@ def prune_run_model(model: keras.Model, data: PreparedData, cfg: ExperimentConfi
                         callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), ReestimateBatchNorm()])
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
     pruned = keras.models.clone_model(model)
-    pruned.set_weights(model.get_weights())
-    for layer in leaf_layers(pruned):
-        if hasattr(layer, "finalize_state"):
-            # set_weights leaves an adapted Normalization (EfficientNet's) computing with its build-time mean and
-            # variance until finalize_state reads the assigned values (Keras 3 caches them at adapt/load time).
-            layer.finalize_state()
+    assign_weights(pruned, model.get_weights())
     copy_weights_to_keras(stripped, pruned)
     check_same_outputs(pruned, stripped, images)
     return PruneResult(pruned, target, sparsity_by_layer_type(pruned), diff, history)

@@ -14,7 +14,7 @@ from keras_tl.models.multimodal import FUSION_LAYER, build_model, model_input_na
 from keras_tl.models.preprocessing import ChannelReverse, add_preprocessing
 from keras_tl.models.registry import BackboneSpec, get_backbone, list_backbones, register_backbone
 from keras_tl.models.text_tower import TEXT_FEATURES_LAYER, gelu_erf, text_encoder_blocks, text_encoder_layers
-from keras_tl.models.weights import copy_base_weights, weights_source
+from keras_tl.models.weights import assign_weights, copy_base_weights, weights_source
 
 __all__ = [
     "FEATURES_LAYER",
@@ -26,6 +26,7 @@ __all__ = [
     "BackboneSpec",
     "ChannelReverse",
     "add_preprocessing",
+    "assign_weights",
     "base_layers",
     "build_classifier",
     "build_image_features",

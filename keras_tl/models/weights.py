@@ -33,6 +33,16 @@ def weights_source(value: str) -> Optional[str | Path]:
     return path
 
 
+def assign_weights(layer: keras.layers.Layer, values: list) -> None:
+    """``layer.set_weights(values)`` plus the step it leaves out for layers whose computation is derived from their
+    weights: an adapted Normalization (EfficientNet's preprocessing) goes on using its old mean and variance until
+    ``finalize_state`` reads the assigned ones. ``layer`` may be a whole model."""
+    layer.set_weights(values)
+    for leaf in _all_layers(layer) if isinstance(layer, keras.Model) else [layer]:
+        if hasattr(leaf, "finalize_state"):
+            leaf.finalize_state()
+
+
 def copy_base_weights(path: Path, target_layers: list[keras.layers.Layer], bare_base: keras.Model, what: str) -> None:
     """Fill ``target_layers`` (the base inside our model, in order) from the file at ``path``."""
     target = [layer for layer in target_layers if layer.weights]
@@ -41,7 +51,7 @@ def copy_base_weights(path: Path, target_layers: list[keras.layers.Layer], bare_
     for candidate in candidates:
         if _shapes(candidate) == _shapes(target):
             for src, dst in zip(candidate, target):
-                dst.set_weights(src.get_weights())
+                assign_weights(dst, src.get_weights())
             return
     raise ModelError(f"model.weights {path} does not match {what}: {_first_mismatch(best, target)}")
 

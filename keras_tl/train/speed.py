@@ -14,6 +14,7 @@ import keras
 
 from keras_tl.config.schema import TrainConfig
 from keras_tl.errors import ConfigError
+from keras_tl.models.weights import assign_weights
 
 
 @contextmanager
@@ -37,7 +38,7 @@ def float32_model(model: keras.Model) -> keras.Model:
 
     with precision_policy("none"):
         clone = keras.models.clone_model(model, clone_function=as_float32)
-    clone.set_weights(model.get_weights())
+    assign_weights(clone, model.get_weights())
     return clone
 
 
