@@ -1,12 +1,13 @@
 """Accuracy and size of every compression of one real classifier: fp32, PTQ int8, QAT int8, pruned 50 % (+ int8).
 
 The classifier is the offline quickstart's (MobileNetV2 alpha 0.35 at 64 px, pretrained from scratch on 4,000 easy-VQA
-shape pictures, then transferred to 1,000 held-out ones); every artifact is scored on that run's test split.
+shape pictures, then transferred to 1,000 held-out ones), or with ``--backbone efficientnetb0`` the same quickstart
+with an EfficientNetB0 base; every artifact is scored on that run's test split.
 
-    python benchmarks/compression.py [--work runs/bench-compression] [-o export.prune_epochs=4 ...]
+    python benchmarks/compression.py [--backbone efficientnetb0] [--work DIR] [-o export.prune_epochs=4 ...]
 
-Writes benchmarks/results/compression.json and compression.md. Takes several minutes on two CPU cores; a
-quickstart run already under --work is reused.
+Writes benchmarks/results/compression.json and compression.md (compression_efficientnetb0.* for that base). Takes
+several minutes on two CPU cores (EfficientNetB0: about twenty); a quickstart run already under --work is reused.
 """
 
 from __future__ import annotations
@@ -29,19 +30,27 @@ from keras_tl.quickstart import run_quickstart
 from keras_tl.run import RunFolder
 
 RESULTS = Path(__file__).with_name("results")
+# The quickstart config names MobileNetV2 and where its fine-tune starts; another base takes its registry's default.
+QUICKSTART_OVERRIDES = {
+    "mobilenetv2": [],
+    "efficientnetb0": ["model.backbone=efficientnetb0", "model.alpha=null", "train.phase2.fine_tune_from=null"],
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="runs/bench-compression", help="where the quickstart run lives")
+    parser.add_argument("--backbone", choices=sorted(QUICKSTART_OVERRIDES), default="mobilenetv2")
+    parser.add_argument("--work", help="where the quickstart run lives (default runs/bench-compression[-BACKBONE])")
     parser.add_argument("-o", "--override", action="append", default=[], help="export.* config override")
     parser.add_argument("--prune", type=float, default=0.5, help="target sparsity")
     args = parser.parse_args()
     started = time.time()
 
-    run = RunFolder(Path(args.work) / "quickstart")
+    suffix = "" if args.backbone == "mobilenetv2" else f"_{args.backbone}"
+    work = Path(args.work or f"runs/bench-compression{suffix.replace('_', '-')}")
+    run = RunFolder(work / "quickstart")
     if not run.model_file.is_file():
-        run = run_quickstart(args.work)
+        run = run_quickstart(work, overrides=QUICKSTART_OVERRIDES[args.backbone])
     cfg = load_config(run.config_file, overrides=[f"export.prune={args.prune}", *args.override])
     data = load_prepared(run, cfg.data, cfg.model.multi_label)
     model = load_trained_model(run.model_file)
@@ -86,7 +95,7 @@ def main() -> None:
 
     report = {
         "dataset": f"easy-VQA shapes (quickstart): {len(data.splits['train'])} train / {len(targets)} test images",
-        "model": f"{cfg.model.backbone} alpha {cfg.model.alpha} at {size}px",
+        "model": f"{cfg.model.backbone}{f' alpha {cfg.model.alpha}' if cfg.model.alpha else ''} at {size}px",
         "export_settings": cfg.export.model_dump(include={"prune", "prune_epochs", "prune_learning_rate",
                                                           "qat_epochs", "qat_learning_rate",
                                                           "representative_samples", "int8_image_input"}),
@@ -96,9 +105,9 @@ def main() -> None:
         "machine": f"{platform.machine()}, {platform.python_version()}, shared 2-core CPU",
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "compression.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "compression.md").write_text(_markdown(report))
-    print(f"wrote {RESULTS / 'compression.md'}")
+    (RESULTS / f"compression{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"compression{suffix}.md").write_text(_markdown(report))
+    print(f"wrote {RESULTS / f'compression{suffix}.md'}")
 
 
 def _accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:

@@ -113,6 +113,28 @@ def statistics_of_a_trained_model(model, images: np.ndarray):
     return model
 
 
+def trained_from_scratch(model_config, data, *, epochs: int = 40, learning_rate: float = 5e-3):
+    """A classifier trained from scratch, BatchNorm included, on ``data``'s train split, then with BatchNorm frozen
+    as keras_tl's phase 2 leaves it. Int8 agreement only means something on a model that has learned its task: a
+    random base gives near-ties or, through many blocks, chaotic outputs that any rounding flips."""
+    import keras
+
+    from keras_tl.models import build_classifier, input_size
+    from keras_tl.train import compile_for, seed_everything
+
+    seed_everything(0, deterministic=True)  # the same model whatever ran before in this process
+    model = build_classifier(model_config, data.num_classes)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.momentum = 0.8  # a few hundred steps must settle the statistics
+    compile_for(model, keras.optimizers.Adam(learning_rate), multi_label=False)
+    train = data.dataset("train", image_size=input_size(model_config), batch_size=16, training=True, seed=0)
+    model.fit(train, epochs=epochs, shuffle=False, verbose=0)  # the dataset shuffles
+    for layer in norms:
+        layer.trainable = False
+    return model
+
+
 def weights_by_layer(model) -> dict[str, list[np.ndarray]]:
     return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
 

@@ -2,7 +2,6 @@
 
 import re
 
-import keras
 import numpy as np
 import pytest
 
@@ -12,11 +11,9 @@ from export.tfmot.prune import sparsity_schedule
 from keras_tl.config import load_config
 from keras_tl.data import load_images, prepare_data
 from keras_tl.errors import ConfigError
-from keras_tl.models import build_classifier, load_trained_model
-from keras_tl.train import seed_everything
+from keras_tl.models import load_trained_model
 from keras_tl.run import RunFolder
-from keras_tl.train import compile_for
-from tests.helpers import make_image_folder, tiny_config
+from tests.helpers import make_image_folder, tiny_config, trained_from_scratch
 
 TARGET = 0.5
 quiet = dict(log=lambda *_: None)
@@ -24,25 +21,13 @@ quiet = dict(log=lambda *_: None)
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """MobileNetV2 (alpha 0.35, 32 px) trained from scratch, BatchNorm included, on 90 shape images.
-
-    Int8 agreement only means something on a model whose predictions are not a coin toss: a random base, even with
-    calibrated BatchNorm, gives near-uniform probabilities that any rounding flips."""
+    """MobileNetV2 (alpha 0.35, 32 px) trained from scratch on 90 shape images."""
     root = tmp_path_factory.mktemp("tfmot")
     folder = make_image_folder(root / "shapes", per_class=30)
     cfg = tiny_config(root / "runs", folder, "none", model={"dropout": 0.0},
                       export={"prune": TARGET, "prune_epochs": 6, "prune_learning_rate": 1e-3, "qat_epochs": 1})
     data = prepare_data(cfg.data, RunFolder(root / "runs" / "tiny").ensure(), seed=cfg.seed, multi_label=False)
-    seed_everything(0, deterministic=True)  # the same model whatever ran before in this process
-    model = build_classifier(cfg.model, data.num_classes)
-    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    for layer in norms:
-        layer.momentum = 0.8  # a few hundred steps must settle the statistics
-    compile_for(model, keras.optimizers.Adam(5e-3), multi_label=False)
-    model.fit(data.dataset("train", image_size=32, batch_size=16, training=True, seed=0), epochs=40, verbose=0)
-    for layer in norms:
-        layer.trainable = False  # as keras_tl's phase 2 leaves them
-    return model, data, cfg
+    return trained_from_scratch(cfg.model, data), data, cfg
 
 
 @pytest.fixture(scope="module")

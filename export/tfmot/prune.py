@@ -10,7 +10,7 @@ import numpy as np
 
 from export.tfmot.bridge import check_same_outputs, copy_weights_to_keras, leaf_layers, to_tf_keras
 from export.tfmot.finetune import (CHECK_IMAGES, fine_tune, reestimate_batchnorm, split_images, steps_per_epoch,
-                                   unfreeze_except_batchnorm)
+                                   unfreeze)
 from export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import PreparedData
@@ -41,7 +41,7 @@ def prune_run_model(model: keras.Model, data: PreparedData, cfg: ExperimentConfi
     images = split_images(data, cfg, "test", CHECK_IMAGES)
     rebuilt = to_tf_keras(model)
     diff = check_same_outputs(model, rebuilt, images)
-    unfreeze_except_batchnorm(rebuilt)
+    unfreeze(rebuilt, batchnorm=True)
     steps = steps_per_epoch(data, cfg) * cfg.export.prune_epochs
     schedule = sparsity_schedule(target, steps)
 
@@ -54,17 +54,12 @@ def prune_run_model(model: keras.Model, data: PreparedData, cfg: ExperimentConfi
             return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
         return layer
 
-    class ReestimateBatchNorm(tf_keras.callbacks.Callback):
-        # Each epoch's mask updates move the kernels' output statistics further from BatchNorm's frozen ones; the
-        # next epoch (and the final model) then trains and predicts with statistics that fit the sparser kernels.
-        def on_epoch_end(self, epoch, logs=None):
-            reestimate_batchnorm(self.model, data, cfg)
-
     wrapped = tf_keras.models.clone_model(rebuilt, clone_function=wrap)
     log(f"pruning to {target:.0%} sparsity over {cfg.export.prune_epochs} epochs ({steps} steps)")
     history = fine_tune(wrapped, data, cfg, epochs=cfg.export.prune_epochs,
                         learning_rate=cfg.export.prune_learning_rate,
-                        callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), ReestimateBatchNorm()])
+                        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    reestimate_batchnorm(wrapped, data, cfg)
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
     pruned = keras.models.clone_model(model)
     assign_weights(pruned, model.get_weights())

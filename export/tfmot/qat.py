@@ -14,7 +14,7 @@ import numpy as np
 from export.tfmot.bridge import check_same_outputs, to_tf_keras
 from export.tfmot.calibrate import calibrate_ranges
 from export.tfmot.convert import run_tflite, tflite_bytes, top1_agreement
-from export.tfmot.finetune import CHECK_IMAGES, fine_tune, split_images, unfreeze_except_batchnorm
+from export.tfmot.finetune import CHECK_IMAGES, fine_tune, split_images, unfreeze
 from export.tfmot.quantize import quantization_aware
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import PreparedData
@@ -48,7 +48,7 @@ def train_qat_model(model: keras.Model, data: PreparedData, cfg: ExperimentConfi
     check = split_images(data, cfg, "test", CHECK_IMAGES)
     rebuilt = to_tf_keras(model)
     diff = check_same_outputs(model, rebuilt, check)
-    unfreeze_except_batchnorm(rebuilt)
+    unfreeze(rebuilt, batchnorm=False)
     qat_model = quantization_aware(rebuilt, preserve_sparsity=preserve)
     representative = split_images(data, cfg, "train", cfg.export.representative_samples)
     calibrate_ranges(qat_model, rebuilt, representative, cfg.data.batch_size)

@@ -179,7 +179,7 @@ class ExportConfig(Section):
     prune: Optional[float] = Field(None, gt=0, lt=1, description="target sparsity of prunable layers")
     qat: bool = False
     prune_epochs: int = Field(4, ge=1, description="fine-tune epochs while sparsity ramps up to export.prune")
-    prune_learning_rate: float = Field(1e-4, gt=0)
+    prune_learning_rate: float = Field(1e-3, gt=0)
     qat_epochs: int = Field(2, ge=1, description="quantization-aware fine-tune epochs (sparsity-preserving "
                             "when export.prune is set too)")
     qat_learning_rate: float = Field(1e-5, gt=0)
