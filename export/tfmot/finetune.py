@@ -26,8 +26,8 @@ def unfreeze(tf_keras_model, *, batchnorm: bool) -> None:
     A frozen tf_keras BatchNorm also runs in inference mode, so its statistics cannot drift: what QAT needs, since
     it folds them into the convolutions. Pruning needs the opposite: every mask update shifts the kernels' output
     statistics, and a network normalizing with the unpruned ones trains against the wrong scale (measured on the
-    quickstart model, 50 % pruning, 4 epochs: 0.60-0.62 test accuracy with BatchNorm frozen, 0.72-0.88 with it
-    training)."""
+    quickstart model, 50 % pruning, 4 epochs at 1e-3: 0.60 test accuracy with BatchNorm frozen, 0.83-0.88 in five
+    runs with it training)."""
     _, tf_keras = tfmot_and_tf_keras()
     for layer in tf_keras_model.layers:
         layer.trainable = batchnorm or not isinstance(layer, tf_keras.layers.BatchNormalization)
