@@ -4,10 +4,12 @@ Every layer ends up with a quantized output, so the int8 conversion needs no cal
 8-bit registry supports (and BatchNorm, which it folds into the convolution before) get its configs; layers it does
 not know but that hold no weights -- the in-model preprocessing (Rescaling, Normalization, ChannelReverse) and
 EfficientNet's squeeze-excite Multiply -- get an output-only config. (``quantize_model`` refuses these layers.)
+DepthwiseConv2D kernels are then simulated per channel, as the converter stores them (see depthwise.py).
 """
 
 from __future__ import annotations
 
+from export.tfmot.depthwise import quantize_depthwise_per_channel
 from export.tfmot.layers import BridgeError, channel_reverse_class
 from export.tfmot.legacy import tfmot_and_tf_keras
 
@@ -38,7 +40,9 @@ def quantization_aware(tf_keras_model, *, preserve_sparsity: bool):
     scheme = (_sparsity_preserving_scheme(registry) if preserve_sparsity
               else quantize.default_8bit.Default8BitQuantizeScheme())
     with quantize.quantize_scope({"ChannelReverse": channel_reverse_class(), "OutputRange": output_only}):
-        return quantize.quantize_apply(annotated, scheme)
+        qat_model = quantize.quantize_apply(annotated, scheme)
+    quantize_depthwise_per_channel(qat_model)
+    return qat_model
 
 
 def output_range_config_class():
