@@ -1,9 +1,10 @@
 """Turn a flat tf_keras model into a quantization-aware one with TFMOT's default 8-bit scheme.
 
 Every layer ends up with a quantized output, so the int8 conversion needs no calibration of its own: layers the
-8-bit registry supports (and BatchNorm, which it folds into the convolution before) get its configs; layers it does
-not know but that hold no weights -- the in-model preprocessing (Rescaling, Normalization, ChannelReverse) and
-EfficientNet's squeeze-excite Multiply -- get an output-only config. (``quantize_model`` refuses these layers.)
+8-bit registry supports (and BatchNorm, quantized as one unit with the convolution before it) get its configs;
+layers it does not know but that hold no weights -- the in-model preprocessing (Rescaling, Normalization,
+ChannelReverse) and EfficientNet's squeeze-excite Multiply -- get an output-only config. (``quantize_model``
+refuses these layers.)
 DepthwiseConv2D kernels are then simulated per channel, as the converter stores them (see depthwise.py).
 """
 
