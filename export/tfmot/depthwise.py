@@ -10,51 +10,46 @@ The QAT model then simulates coarser weights than the int8 file holds and the tw
 
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 
 from export.tfmot.legacy import tfmot_and_tf_keras
 
-_quantizer_class = None
 
-
-def quantize_depthwise_per_channel(qat_model) -> int:
-    """Give every quantize-wrapped DepthwiseConv2D of ``qat_model`` a per-channel kernel quantizer; returns how many.
+def quantize_depthwise_per_channel(qat_model) -> None:
+    """Give every quantize-wrapped DepthwiseConv2D of ``qat_model`` a per-channel kernel quantizer.
 
     Call before the model is first run: the wrapper reads its (weight, quantizer, variables) triples at each call."""
     tfmot, tf_keras = tfmot_and_tf_keras()
     per_channel = depthwise_quantizer_class()
-    count = 0
     for layer in qat_model.layers:
         if (isinstance(layer, tfmot.quantization.keras.QuantizeWrapperV2)
                 and isinstance(layer.layer, tf_keras.layers.DepthwiseConv2D)):
             # TFMOT offers no hook to replace one weight quantizer of a registry config without also replacing
             # the Conv+BatchNorm(+ReLU) layout transforms that only apply to un-customized layers.
             layer._weight_vars = [(weight, per_channel(), {}) for weight, _, _ in layer._weight_vars]
-            count += 1
-    return count
 
 
+@functools.cache
 def depthwise_quantizer_class():
-    global _quantizer_class
-    if _quantizer_class is None:
-        tfmot, _ = tfmot_and_tf_keras()
+    tfmot, _ = tfmot_and_tf_keras()
 
-        class DepthwiseChannelQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
-            """Symmetric narrow-range int8 per (channel x multiplier), from the kernel's current values."""
+    class DepthwiseChannelQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
+        """Symmetric narrow-range int8 per (channel x multiplier), from the kernel's current values."""
 
-            def build(self, tensor_shape, name, layer):
-                return {}
+        def build(self, tensor_shape, name, layer):
+            return {}
 
-            def __call__(self, inputs, training, weights, **kwargs):
-                height, width, channels, multiplier = inputs.shape
-                flat = tf.reshape(inputs, [height, width, channels * multiplier])
-                bound = tf.maximum(tf.reduce_max(tf.abs(flat), axis=[0, 1]), 1e-12)  # an all-zero channel too
-                quantized = tf.quantization.fake_quant_with_min_max_vars_per_channel(
-                    flat, -bound, bound, num_bits=8, narrow_range=True)
-                return tf.reshape(quantized, inputs.shape)
+        def __call__(self, inputs, training, weights, **kwargs):
+            height, width, channels, multiplier = inputs.shape
+            flat = tf.reshape(inputs, [height, width, channels * multiplier])
+            bound = tf.maximum(tf.reduce_max(tf.abs(flat), axis=[0, 1]), 1e-12)  # an all-zero channel too
+            quantized = tf.quantization.fake_quant_with_min_max_vars_per_channel(
+                flat, -bound, bound, num_bits=8, narrow_range=True)
+            return tf.reshape(quantized, inputs.shape)
 
-            def get_config(self):
-                return {}
+        def get_config(self):
+            return {}
 
-        _quantizer_class = DepthwiseChannelQuantizer
-    return _quantizer_class
+    return DepthwiseChannelQuantizer

@@ -24,7 +24,7 @@ def unfreeze(tf_keras_model, *, batchnorm: bool) -> None:
     """Let every weight move during the fine-tune; BatchNorm too only with ``batchnorm``.
 
     A frozen tf_keras BatchNorm also runs in inference mode, so its statistics cannot drift: what QAT needs, since
-    it folds them into the convolutions. Pruning needs the opposite: every mask update shifts the kernels' output
+    the converter folds them into the convolutions. Pruning needs the opposite: every mask update shifts the kernels' output
     statistics, and a network normalizing with the unpruned ones trains against the wrong scale (measured on the
     quickstart model, 50 % pruning, 4 epochs at 1e-3: 0.60 test accuracy with BatchNorm frozen, 0.83-0.88 in five
     runs with it training)."""

@@ -6,6 +6,7 @@ rather than guessed at. Weights are not part of the config: the bridge copies th
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -81,22 +82,17 @@ def _translate_object(layer, key: str, value, tf_keras):
                           "equivalent") from None
 
 
-_channel_reverse = None
-
-
+@functools.cache
 def channel_reverse_class():
     """tf_keras twin of keras_tl's ChannelReverse (RGB -> BGR for caffe-mode bases), registered for TFMOT's clones."""
-    global _channel_reverse
-    if _channel_reverse is None:
-        _, tf_keras = tfmot_and_tf_keras()
+    _, tf_keras = tfmot_and_tf_keras()
 
-        @tf_keras.saving.register_keras_serializable(package="keras_tl")
-        class ChannelReverse(tf_keras.layers.Layer):
-            def call(self, inputs):
-                return tf.reverse(inputs, axis=[-1])
+    @tf_keras.saving.register_keras_serializable(package="keras_tl")
+    class ChannelReverse(tf_keras.layers.Layer):
+        def call(self, inputs):
+            return tf.reverse(inputs, axis=[-1])
 
-            def compute_output_shape(self, input_shape):
-                return input_shape
+        def compute_output_shape(self, input_shape):
+            return input_shape
 
-        _channel_reverse = ChannelReverse
-    return _channel_reverse
+    return ChannelReverse

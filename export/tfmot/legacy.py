@@ -9,28 +9,26 @@ TFMOT still gets tf_keras: it checks ``tf.keras.version()`` and imports tf_keras
 
 from __future__ import annotations
 
+import functools
 import os
 from types import ModuleType
 
 _ENV = "TF_USE_LEGACY_KERAS"
-_modules: tuple[ModuleType, ModuleType] | None = None
 
 
+@functools.cache
 def tfmot_and_tf_keras() -> tuple[ModuleType, ModuleType]:
     """(tensorflow_model_optimization, tf_keras), imported once per process with the environment left as found."""
-    global _modules
-    if _modules is None:
-        import tensorflow as tf
+    import tensorflow as tf
 
-        getattr(tf.keras, "version", None)  # resolves the lazy tf.keras module before TFMOT flips the switch
-        before = os.environ.get(_ENV)
-        try:
-            import tensorflow_model_optimization as tfmot
-            import tf_keras
-        finally:
-            if before is None:
-                os.environ.pop(_ENV, None)
-            else:
-                os.environ[_ENV] = before
-        _modules = (tfmot, tf_keras)
-    return _modules
+    getattr(tf.keras, "version", None)  # resolves the lazy tf.keras module before TFMOT flips the switch
+    before = os.environ.get(_ENV)
+    try:
+        import tensorflow_model_optimization as tfmot
+        import tf_keras
+    finally:
+        if before is None:
+            os.environ.pop(_ENV, None)
+        else:
+            os.environ[_ENV] = before
+    return tfmot, tf_keras

@@ -10,11 +10,11 @@ DepthwiseConv2D kernels are then simulated per channel, as the converter stores 
 
 from __future__ import annotations
 
+import functools
+
 from export.tfmot.depthwise import quantize_depthwise_per_channel
 from export.tfmot.layers import BridgeError, channel_reverse_class
 from export.tfmot.legacy import tfmot_and_tf_keras
-
-_output_range_config = None
 
 
 def quantization_aware(tf_keras_model, *, preserve_sparsity: bool):
@@ -46,35 +46,33 @@ def quantization_aware(tf_keras_model, *, preserve_sparsity: bool):
     return qat_model
 
 
+@functools.cache
 def output_range_config_class():
     """A QuantizeConfig that only quantizes a layer's output (TFMOT's documented hook for layers it does not know)."""
-    global _output_range_config
-    if _output_range_config is None:
-        tfmot, _ = tfmot_and_tf_keras()
-        quantize = tfmot.quantization.keras
+    tfmot, _ = tfmot_and_tf_keras()
+    quantize = tfmot.quantization.keras
 
-        class OutputRange(quantize.QuantizeConfig):
-            def get_weights_and_quantizers(self, layer):
-                return []
+    class OutputRange(quantize.QuantizeConfig):
+        def get_weights_and_quantizers(self, layer):
+            return []
 
-            def get_activations_and_quantizers(self, layer):
-                return []
+        def get_activations_and_quantizers(self, layer):
+            return []
 
-            def set_quantize_weights(self, layer, quantize_weights):
-                pass
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
 
-            def set_quantize_activations(self, layer, quantize_activations):
-                pass
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
 
-            def get_output_quantizers(self, layer):
-                return [quantize.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
-                                                                   narrow_range=False)]
+        def get_output_quantizers(self, layer):
+            return [quantize.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
+                                                               narrow_range=False)]
 
-            def get_config(self):
-                return {}
+        def get_config(self):
+            return {}
 
-        _output_range_config = OutputRange
-    return _output_range_config
+    return OutputRange
 
 
 def _sparsity_preserving_scheme(default_registry):
