@@ -11,6 +11,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from keras_tl.run import RunFolder  # noqa: E402
+pytest_plugins = ["tests.support.bad_inputs"]
+
 from tests.helpers import make_calibrated_base, make_image_folder, tiny_config  # noqa: E402
 
 

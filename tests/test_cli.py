@@ -10,10 +10,9 @@ import sys
 import time
 
 import pytest
-import yaml
 
 from keras_tl.cli.main import main
-from keras_tl.config import config_to_dict
+from tests.support.files import write_config
 
 SUBCOMMANDS = ("train", "evaluate", "export", "predict", "benchmark", "data", "quickstart")
 
@@ -24,9 +23,6 @@ def run_cli(*args, timeout=300):
                           timeout=timeout, env=env)
 
 
-def write_config(path, config):
-    path.write_text(yaml.safe_dump(config_to_dict(config)))
-    return path
 
 
 def test_help_lists_every_subcommand():

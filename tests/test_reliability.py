@@ -1,7 +1,6 @@
 """Bad inputs of every kind end in a conversion, a quarantine-and-list, or one line on stderr: never a traceback,
-never a silent drop. The summary test at the end counts them."""
+never a silent drop. Each case is recorded with the ``bad_input`` fixture (tests/support/bad_inputs.py)."""
 
-import io
 import os
 import subprocess
 import sys
@@ -11,32 +10,15 @@ import keras
 import pytest
 from PIL import Image
 
-from keras_tl.cli.main import main
 from tests.helpers import draw_shape, make_image_folder
-from tests.test_cli import write_config
-from tests.test_data_scan import make_messy_folder
-
-OUTCOMES: list[tuple[str, str]] = []  # (case, outcome) collected for the summary test
+from tests.support.bad_inputs import expect_error, run_cli
+from tests.support.files import make_messy_folder, write_config
 
 
-def cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
-def expect_error(capsys, case, fragment, *args):
-    code, out, err = cli(capsys, *args)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], (case, err)
-    OUTCOMES.append((case, "one-line error"))
-
-
-def expect_in_report(capsys, case, fragment, folder):
-    code, out, err = cli(capsys, "data", "check", folder)
+def expect_in_report(capsys, bad_input, case, fragment, folder):
+    code, out, err = run_cli(capsys, "data", "check", folder)
     assert fragment in out, (case, out)
-    OUTCOMES.append((case, "listed by data check"))
+    bad_input(case, "listed by data check")
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +47,17 @@ def messy(tmp_path_factory):
     ("other extension", "ignored     odd/notes.csv: not an image extension"),
     ("file outside class folders", "ignored     README.md: file at the top level"),
 ])
-def test_bad_files_are_converted_or_listed(capsys, messy, case, fragment):
-    expect_in_report(capsys, case, fragment, messy)
+def test_bad_files_are_converted_or_listed(capsys, bad_input, messy, case, fragment):
+    expect_in_report(capsys, bad_input, case, fragment, messy)
 
 
-def test_grayscale_is_used_as_is(capsys, messy):
-    code, out, _ = cli(capsys, "data", "check", messy)
+def test_grayscale_is_used_as_is(capsys, messy, bad_input):
+    code, out, _ = run_cli(capsys, "data", "check", messy)
     assert "odd/gray.png" not in out and "usable images per class: good 2, odd 7" in out
-    OUTCOMES.append(("grayscale", "used as is"))
+    bad_input("grayscale", "used as is")
 
 
-def test_huge_image_is_shrunk_with_bounded_memory(tmp_path, capsys):
+def test_huge_image_is_shrunk_with_bounded_memory(tmp_path, capsys, bad_input):
     root = tmp_path / "huge"
     (root / "big").mkdir(parents=True)
     Image.new("RGB", (12000, 12000), (30, 120, 200)).save(root / "big" / "huge.jpg", quality=80)
@@ -97,40 +79,40 @@ def test_huge_image_is_shrunk_with_bounded_memory(tmp_path, capsys):
     assert int(grown_mb) < 150  # a full decode would need 432 MB; DCT-domain downscaling keeps it small
     converted = next((tmp_path / "conv").iterdir())
     assert max(Image.open(converted).size) == 2048
-    OUTCOMES.append(("12000x12000 image", "converted, bounded memory"))
+    bad_input("12000x12000 image", "converted, bounded memory")
 
 
-def test_manifest_problems(tmp_path, capsys):
+def test_manifest_problems(tmp_path, capsys, bad_input):
     images = tmp_path / "m"
     images.mkdir()
     for i in range(3):
         draw_shape("square", (0, 200, 0), 32, seed=i).save(images / f"{i}.png")
     (images / "rows.csv").write_text("image,label\n0.png,a\n1.png,b\nmissing.png,a\n")
-    code, out, _ = cli(capsys, "data", "check", images / "rows.csv")
+    code, out, _ = run_cli(capsys, "data", "check", images / "rows.csv")
     assert "quarantined missing.png: unreadable (No such file or directory)" in out
-    OUTCOMES.append(("manifest row pointing to a missing file", "quarantined and listed"))
+    bad_input("manifest row pointing to a missing file", "quarantined and listed")
     (images / "escape.csv").write_text("image,label\n../../etc/passwd,a\n")
-    expect_error(capsys, "manifest path escaping its root", "outside the manifest's folder", "data", "check",
+    expect_error(capsys, bad_input, "manifest path escaping its root", "outside the manifest's folder", "data", "check",
                  images / "escape.csv")
     (images / "broken.jsonl").write_text('{"image": "0.png", "label": "a"}\nnot json\n')
-    expect_error(capsys, "manifest with a broken JSON line", "broken.jsonl:2: not valid JSON", "data", "check",
+    expect_error(capsys, bad_input, "manifest with a broken JSON line", "broken.jsonl:2: not valid JSON", "data", "check",
                  images / "broken.jsonl")
     (images / "cols.csv").write_text("path,label\n0.png,a\n")
-    expect_error(capsys, "manifest without an image column", "no 'image' column", "data", "check", images / "cols.csv")
-    expect_error(capsys, "missing data source", "data source not found", "data", "check", tmp_path / "nope")
+    expect_error(capsys, bad_input, "manifest without an image column", "no 'image' column", "data", "check", images / "cols.csv")
+    expect_error(capsys, bad_input, "missing data source", "data source not found", "data", "check", tmp_path / "nope")
     (tmp_path / "flat").mkdir()
-    expect_error(capsys, "folder without class folders", "no class sub-folders", "data", "check", tmp_path / "flat")
+    expect_error(capsys, bad_input, "folder without class folders", "no class sub-folders", "data", "check", tmp_path / "flat")
 
 
-def test_duplicates_are_reported_as_leakage_risk(tmp_path, capsys):
+def test_duplicates_are_reported_as_leakage_risk(tmp_path, capsys, bad_input):
     root = make_image_folder(tmp_path / "dups", per_class=3)
     (root / "square" / "copy.png").write_bytes(next((root / "circle").glob("*.png")).read_bytes())
-    code, out, _ = cli(capsys, "data", "check", root)
+    code, out, _ = run_cli(capsys, "data", "check", root)
     assert "duplicate   identical files (kept in one split): circle/" in out and "square/copy.png" in out
-    OUTCOMES.append(("duplicate file across classes", "reported, kept in one split"))
+    bad_input("duplicate file across classes", "reported, kept in one split")
 
 
-def test_training_data_edge_cases(tmp_path, capsys, config_factory):
+def test_training_data_edge_cases(tmp_path, capsys, config_factory, bad_input):
     root = tmp_path / "labels"
     for name, n in (("café au lait", 6), ("naïve bird", 6), ("solo", 1)):
         (root / name).mkdir(parents=True)
@@ -138,16 +120,17 @@ def test_training_data_edge_cases(tmp_path, capsys, config_factory):
             draw_shape("circle", (20 * i, 100, 200), 40, seed=len(name) * 100 + i).save(root / name / f"{i}.png")
     config = config_factory(name="unicode", data={"source": str(root), "val_fraction": 0.2, "test_fraction": 0.2},
                             train={"phase2": {"epochs": 0}})
-    code, out, err = cli(capsys, "train", write_config(tmp_path / "u.yaml", config))
+    code, out, err = run_cli(capsys, "train", write_config(tmp_path / "u.yaml", config))
     assert code == 0, err
     run = tmp_path / "runs" / "unicode"
     assert (run / "labels.txt").read_text(encoding="utf-8").splitlines() == ["café au lait", "naïve bird", "solo"]
     assert "warning: val split has no image of: solo" in out
-    OUTCOMES.extend([("labels with unicode and spaces", "trained"), ("class with one image", "trained, warned")])
+    bad_input("labels with unicode and spaces", "trained")
+    bad_input("class with one image", "trained, warned")
     (root / "empty class").mkdir()
     (root / "empty class" / "bad.jpg").write_bytes(b"\xff\xd8\xff")
     config = config_factory(name="empty", data={"source": str(root)})
-    expect_error(capsys, "class with zero usable images", "class 'empty class' has no usable images (1 quarantined)",
+    expect_error(capsys, bad_input, "class with zero usable images", "class 'empty class' has no usable images (1 quarantined)",
                  "train", write_config(tmp_path / "e.yaml", config))
     one = tmp_path / "one"
     make_image_folder(one, per_class=2)
@@ -155,11 +138,11 @@ def test_training_data_edge_cases(tmp_path, capsys, config_factory):
         for f in (one / extra).iterdir():
             f.unlink()
         (one / extra).rmdir()
-    expect_error(capsys, "a single class", "a classifier needs at least 2", "train",
+    expect_error(capsys, bad_input, "a single class", "a classifier needs at least 2", "train",
                  write_config(tmp_path / "o.yaml", config_factory(name="one", data={"source": str(one)})))
 
 
-def test_bad_config_and_cli(tmp_path, capsys, config_factory, base_weights):
+def test_bad_config_and_cli(tmp_path, capsys, config_factory, base_weights, bad_input):
     good = config_factory(name="cfg")
     path = write_config(tmp_path / "good.yaml", good)
     text = path.read_text()
@@ -169,53 +152,53 @@ def test_bad_config_and_cli(tmp_path, capsys, config_factory, base_weights):
         p.write_text(text.replace(old, new, 1))
         return p
 
-    expect_error(capsys, "unknown key", "did you mean 'model.dropout'", "train",
+    expect_error(capsys, bad_input, "unknown key", "did you mean 'model.dropout'", "train",
                  variant("typo", "dropout:", "droput:"))
-    expect_error(capsys, "wrong type", "config key 'data.batch_size'", "train",
+    expect_error(capsys, bad_input, "wrong type", "config key 'data.batch_size'", "train",
                  variant("type", "batch_size: 8", "batch_size: eight"))
-    expect_error(capsys, "unknown backbone", "did you mean 'mobilenetv2'", "train",
+    expect_error(capsys, bad_input, "unknown backbone", "did you mean 'mobilenetv2'", "train",
                  variant("backbone", "backbone: mobilenetv2", "backbone: mobilenet_v22"))
-    expect_error(capsys, "input size too small", "needs at least 32px", "train",
+    expect_error(capsys, bad_input, "input size too small", "needs at least 32px", "train",
                  variant("small", "input_size: 32", "input_size: 16"))
-    expect_error(capsys, "weights file missing", "model.weights file not found", "train",
+    expect_error(capsys, bad_input, "weights file missing", "model.weights file not found", "train",
                  variant("noweights", str(base_weights), str(tmp_path / "absent.keras")))
     wider = keras.applications.MobileNetV2(include_top=False, weights=None, alpha=0.5, input_shape=(32, 32, 3))
     wider.save_weights(tmp_path / "wider.weights.h5")
-    expect_error(capsys, "weights of another shape", "expects weights (", "train",
+    expect_error(capsys, bad_input, "weights of another shape", "expects weights (", "train",
                  variant("mismatch", str(base_weights), str(tmp_path / "wider.weights.h5")))
     (tmp_path / "afile").write_text("x")
-    expect_error(capsys, "output dir not writable", "cannot write to run folder", "train", path,
+    expect_error(capsys, bad_input, "output dir not writable", "cannot write to run folder", "train", path,
                  "-o", f"output_dir={tmp_path / 'afile'}")
-    expect_error(capsys, "YAML object tag", "not valid YAML", "train",
+    expect_error(capsys, bad_input, "YAML object tag", "not valid YAML", "train",
                  variant("tag", "name: cfg", "name: !!python/object/apply:os.system ['true']"))
-    expect_error(capsys, "config file missing", "config file not found", "train", tmp_path / "none.yaml")
-    expect_error(capsys, "bad override", "section.key=value", "train", path, "-o", "train.phase1.epochs")
-    expect_error(capsys, "evaluate a folder that is no run", "not a keras-tl run folder", "evaluate", tmp_path)
-    expect_error(capsys, "predict with a missing model", "model not found", "predict", tmp_path / "x.keras",
+    expect_error(capsys, bad_input, "config file missing", "config file not found", "train", tmp_path / "none.yaml")
+    expect_error(capsys, bad_input, "bad override", "section.key=value", "train", path, "-o", "train.phase1.epochs")
+    expect_error(capsys, bad_input, "evaluate a folder that is no run", "not a keras-tl run folder", "evaluate", tmp_path)
+    expect_error(capsys, bad_input, "predict with a missing model", "model not found", "predict", tmp_path / "x.keras",
                  tmp_path / "good.yaml")
 
 
-def test_run_folder_of_another_experiment_is_refused(tmp_path, capsys, config_factory):
+def test_run_folder_of_another_experiment_is_refused(tmp_path, capsys, config_factory, bad_input):
     config = config_factory(name="mine", train={"phase1": {"epochs": 0}, "phase2": {"epochs": 0}})
     path = write_config(tmp_path / "mine.yaml", config)
-    assert cli(capsys, "train", path)[0] == 0
-    expect_error(capsys, "run folder holds another experiment", "holds a different experiment", "train", path,
+    assert run_cli(capsys, "train", path)[0] == 0
+    expect_error(capsys, bad_input, "run folder holds another experiment", "holds a different experiment", "train", path,
                  "-o", "seed=1")
 
 
-def test_unsafe_and_corrupt_model_files(tmp_path, capsys, image_folder):
+def test_unsafe_and_corrupt_model_files(tmp_path, capsys, image_folder, bad_input):
     inputs = keras.Input((32, 32, 3))
     evil = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
     evil.save(tmp_path / "evil.keras")
     image = next((image_folder / "circle").glob("*.png"))
-    expect_error(capsys, "model file that would run code", "cannot load model", "predict", tmp_path / "evil.keras",
+    expect_error(capsys, bad_input, "model file that would run code", "cannot load model", "predict", tmp_path / "evil.keras",
                  image)
     (tmp_path / "corrupt.keras").write_bytes(b"PK\x03\x04 definitely not a model")
-    expect_error(capsys, "corrupt model file", "cannot load model", "predict", tmp_path / "corrupt.keras", image)
+    expect_error(capsys, bad_input, "corrupt model file", "cannot load model", "predict", tmp_path / "corrupt.keras", image)
 
 
 @pytest.mark.slow
-def test_disk_full_while_writing_checkpoints_is_reported(tmp_path, config_factory):
+def test_disk_full_while_writing_checkpoints_is_reported(tmp_path, config_factory, bad_input):
     path = write_config(tmp_path / "full.yaml", config_factory(name="full"))
     # A file-size limit makes every larger write fail like a full disk; small files (config, splits) still fit.
     script = textwrap.dedent(f"""
@@ -231,13 +214,4 @@ def test_disk_full_while_writing_checkpoints_is_reported(tmp_path, config_factor
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: writing to ") and "free some space, then rerun the same command" in last
-    OUTCOMES.append(("disk full while writing a checkpoint", "one-line error"))
-
-
-def test_zz_summary_of_bad_inputs(capsys):
-    """Runs last in this module: every case above ended without a traceback (each asserted it)."""
-    with capsys.disabled():
-        print(f"\n{len(OUTCOMES)} bad inputs tried, 0 tracebacks:")
-        for case, outcome in OUTCOMES:
-            print(f"  {case}: {outcome}")
-    assert len(OUTCOMES) >= 25
+    bad_input("disk full while writing a checkpoint", "one-line error")
