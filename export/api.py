@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -39,7 +40,7 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
         shutil.copyfile(run.tokenizer_file, export_dir / run.tokenizer_file.name)
     if skipped:
         log(f"not built (ONNX takes fp32 and int8 only): {', '.join(skipped)}")
-    previous = _previous_details(run)  # read before any file of this export replaces an earlier one
+    previous = _previous_entries(run)  # read before any file of this export replaces an earlier one
     with tempfile.TemporaryDirectory(dir=export_dir, prefix=WORK_PREFIX) as work:
         compression = tfmot_pipeline.compress(inputs, Path(work), log)  # pruning swaps in the pruned model
         exporter = Exporter(inputs, settings, Path(work), log=log)
@@ -50,7 +51,8 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
             specs += compression.specs
         log(f"verifying on the {inputs.split} split ({len(exporter.targets)} samples)")
         built = [exporter.export(spec) for spec in specs]
-        results = sorted(built + _measure_present(exporter, previous, skip=specs, retire_failed=True), key=_order)
+        results = built + _measure_present(exporter, _details(previous), skip=specs, retire_failed=True)
+        results = sorted(results + _still_failed(run, previous, results), key=_order)
         sections = ({tfmot_pipeline.SECTION: tfmot_pipeline.record(compression, exporter, results)}
                     if compression else {})
     return _finish(exporter, results, "export", log, sections)
@@ -65,7 +67,9 @@ def benchmark_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Ca
     compression = tfmot_pipeline.use_exported_model(inputs)  # a pruned export is measured against its model
     exporter = Exporter(inputs, config.export, None, log=log)
     exporter.references.update(tfmot_pipeline.exported_references(inputs))
-    results = _measure_present(exporter, _previous_details(run))
+    previous = _previous_entries(run)
+    results = _measure_present(exporter, _details(previous))
+    results = sorted(results + _still_failed(run, previous, results), key=_order)
     if not results:
         log(f"no exported artifacts in {run.export_dir}; run 'keras-tl export {run.path}' to make some")
     return _finish(exporter, results, "benchmark", log, {tfmot_pipeline.SECTION: compression} if compression else {})
@@ -157,11 +161,36 @@ def _clean_interrupted(export_dir: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _previous_details(run: RunFolder) -> dict[str, dict]:
-    """Build settings of the artifacts from the last export (a benchmark cannot know how a file was built)."""
+def _previous_entries(run: RunFolder) -> list[dict]:
+    """The artifact entries of the last export_report.json (none when it is missing or unreadable)."""
     path = run.export_dir / REPORT_NAME
     try:
         entries = json.loads(path.read_text(encoding="utf-8")).get("artifacts", [])
-    except (OSError, ValueError):
-        return {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [e for e in entries if isinstance(e, dict)]
+
+
+def _details(entries: list[dict]) -> dict[str, dict]:
+    """Build settings of the artifacts from the last export (a benchmark cannot know how a file was built)."""
     return {Path(e["path"]).name: e.get("details", {}) for e in entries if e.get("path")}
+
+
+def _still_failed(run: RunFolder, previous: list[dict], results: Sequence[ArtifactResult]) -> list[ArtifactResult]:
+    """Artifacts the last report lists as failed (or not built) that nothing measured now replaces.
+
+    A failed artifact leaves no file under its final name, so a benchmark would otherwise forget it and report
+    every artifact as passed; it stays failed until an export builds it again."""
+    measured = {(r.format, r.precision) for r in results}
+    names = {f.name for f in fields(ArtifactResult)}
+    kept = []
+    for entry in previous:
+        spec = (entry.get("format"), entry.get("precision"))
+        if entry.get("passed") or spec in measured or ArtifactSpec(*spec) not in _EVERY_SPEC or not entry.get("status"):
+            continue
+        result = ArtifactResult(**{"runtime": "", **{k: v for k, v in entry.items() if k in names}})
+        if result.path and not (run.path / result.path).is_file():  # a .failed file deleted since
+            result.path = None
+        result.passed, result.latency_ms_p50, result.latency_ms_p90 = False, None, None
+        kept.append(result)
+    return kept

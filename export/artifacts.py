@@ -97,7 +97,8 @@ def discard(final: Path) -> None:
 def remove_leftovers(export_dir: Path) -> None:
     """Staged files of an interrupted export (never under a final name, but still clutter)."""
     for path in export_dir.glob(f"model_*{STAGED_SUFFIX}"):
-        path.unlink(missing_ok=True)
+        if spec_for_file(path.with_name(path.name.removesuffix(STAGED_SUFFIX))) is not None:  # only names we write
+            path.unlink(missing_ok=True)
 
 
 def sha256(path: Path) -> str:

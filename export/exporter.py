@@ -69,7 +69,7 @@ class Exporter:
             return Verification.unrunnable(f"{spec.runtime} could not run it: {first_line(err)}", threshold)
         reference = self.references.get(spec.precision, self.reference)
         return compare(probs, reference, self.targets, self.inputs.labels, multi_label=self.inputs.multi_label,
-                       threshold=threshold)
+                       threshold=threshold, accuracy_rows=self.inputs.accuracy_rows)
 
     def publish(self, spec: ArtifactSpec, staged: Path, verification: Verification,
                 details: Optional[dict] = None) -> ArtifactResult:
@@ -90,7 +90,8 @@ class Exporter:
         return ArtifactResult(
             spec.format, spec.precision, spec.runtime, PASSED if verification.passed else FAILED,
             path=self._relative(path), size_bytes=size, sha256=digest, accuracy=verification.accuracy,
-            top1_agreement=verification.top1_agreement, max_abs_diff=verification.max_abs_diff,
+            top1_agreement=verification.top1_agreement, agreement_interval=verification.agreement_interval,
+            verified_samples=verification.samples, max_abs_diff=verification.max_abs_diff,
             threshold=verification.threshold, passed=verification.passed, details=details or {},
             error=verification.error)
 
@@ -105,7 +106,8 @@ class Exporter:
     def keras_result(self) -> ArtifactResult:
         model_file = self.inputs.model_file
         accuracy = compare(self.reference, self.reference, self.targets, self.inputs.labels,
-                           multi_label=self.inputs.multi_label, threshold=0.0).accuracy
+                           multi_label=self.inputs.multi_label, threshold=0.0,
+                           accuracy_rows=self.inputs.accuracy_rows).accuracy
         return ArtifactResult("keras", "fp32", KERAS_RUNTIME, REFERENCE, path=self._relative(model_file),
                               size_bytes=model_file.stat().st_size, sha256=sha256(model_file), accuracy=accuracy,
                               top1_agreement=1.0, max_abs_diff=0.0, passed=True)

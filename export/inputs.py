@@ -7,6 +7,7 @@ Texts are tokenized with the run's own tokenizer.json, exactly as in training.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator
 
 import keras
@@ -17,6 +18,8 @@ from keras_tl.config import ExperimentConfig
 from keras_tl.data import TEXT_INPUTS, load_image, load_prepared
 from keras_tl.models import IMAGE_INPUT, input_size, load_trained_model, model_input_names
 from keras_tl.run import RunFolder
+
+VERIFY = "verify"  # the samples artifacts are verified on (a pseudo-split of the run's data)
 
 
 class RunInputs:
@@ -33,7 +36,11 @@ class RunInputs:
             raise ExportError(f"the model takes inputs that keras_tl data does not provide ({', '.join(unknown)})")
         if self.takes_text and self.data.tokenizer is None:
             raise ExportError(f"the model reads text but {run.tokenizer_file} is missing; rerun 'keras-tl train'")
-        self.split = self._verification_split()
+        self.split = self._labelled_split()
+        # Agreement needs no labels, so it is measured on every split, up to export.verify_samples images: the
+        # labelled split first (its rows give the accuracy), then the other held-out split, then train images.
+        self.data = replace(self.data, splits={**self.data.splits, VERIFY: self._verification_samples()})
+        self.accuracy_rows = min(len(self.data.splits[self.split]), self.config.export.verify_samples)
 
     @property
     def labels(self) -> list[str]:
@@ -65,22 +72,38 @@ class RunInputs:
             yield sample
 
     def batches(self) -> Iterator[dict]:
-        """The verification split in batches, decoded and tokenized exactly as in training (no augmentation)."""
-        ds = self.data.dataset(self.split, image_size=self.image_size, batch_size=self.config.data.batch_size,
+        """The verification images in batches, decoded and tokenized exactly as in training (no augmentation)."""
+        ds = self.data.dataset(VERIFY, image_size=self.image_size, batch_size=self.config.data.batch_size,
                                training=False, seed=self.config.seed, cache="none", inputs=self.input_names)
         for inputs, _ in ds.as_numpy_iterator():
             yield inputs if isinstance(inputs, dict) else {IMAGE_INPUT: inputs}
 
     def targets(self) -> np.ndarray:
-        return self.data.targets(self.split)
+        return self.data.targets(VERIFY)
+
+    @property
+    def verify_count(self) -> int:
+        return len(self.data.splits[VERIFY])
 
     def sample(self) -> dict:
         """One batch-1 input (for latency measurements)."""
         first = next(self.batches())
         return {name: values[:1] for name, values in first.items()}
 
-    def _verification_split(self) -> str:
+    def _labelled_split(self) -> str:
         for split in ("test", "val"):
             if self.data.splits[split]:
                 return split
-        raise ExportError(f"{self.run.path} has no test or val samples to verify exported models on")
+        raise ExportError(f"{self.run.path} has no test or val samples to measure exported models' accuracy on")
+
+    def _verification_samples(self) -> list:
+        limit = self.config.export.verify_samples
+        other = "val" if self.split == "test" else "test"
+        picked: list = []
+        for pool in (self.data.splits[self.split], self.data.splits[other], self.data.splits["train"]):
+            room = limit - len(picked)
+            if room <= 0:
+                break
+            chosen = np.random.default_rng(self.config.seed).permutation(len(pool))[:room]
+            picked += [pool[i] for i in sorted(chosen)]
+        return picked

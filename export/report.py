@@ -31,6 +31,8 @@ class ArtifactResult:
     sha256: Optional[str] = None
     accuracy: Optional[float] = None
     top1_agreement: Optional[float] = None
+    agreement_interval: Optional[list[float]] = None  # 95 % Wilson interval of top1_agreement: [low, high]
+    verified_samples: Optional[int] = None  # images top1_agreement was measured on (every split of the run)
     max_abs_diff: Optional[float] = None
     threshold: Optional[float] = None
     passed: bool = False

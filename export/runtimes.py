@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from export.metadata import read_labels
-from export.artifacts import FORMAT_SUFFIX
+from export.artifacts import FAILED_SUFFIX, FORMAT_SUFFIX
 from export.errors import first_line
 from keras_tl.cli.quiet import silenced_stderr
 from keras_tl.errors import KerasTLError
@@ -122,14 +122,21 @@ class ONNXPredictor(_Predictor):
 PREDICTORS = {"tflite": TFLitePredictor, "onnx": ONNXPredictor}
 
 
-def predictor_for(path: str | Path, threads: Optional[int] = None) -> _Predictor:
+def predictor_for(path: str | Path, threads: Optional[int] = None,
+                  warn: Optional[Callable[[str], None]] = None) -> _Predictor:
+    """The predictor of a .tflite / .onnx file, or of one kept as ``.failed`` by ``export --keep-failed``
+    (``warn`` then hears that its predictions were not verified)."""
     path = Path(path)
     if not path.is_file():
         raise KerasTLError(f"model not found: {path}")
-    # model_int8.tflite.failed (kept by --keep-failed) is still a .tflite file
-    fmt = next((f for f, suffix in FORMAT_SUFFIX.items() if suffix in [s.lower() for s in path.suffixes[-2:]]), None)
+    name = path.name.lower()
+    failed = name.endswith(FAILED_SUFFIX)
+    name = name.removesuffix(FAILED_SUFFIX)
+    fmt = next((f for f, suffix in FORMAT_SUFFIX.items() if name.endswith(suffix)), None)
     if fmt is None:
-        raise KerasTLError(f"{path.name} is neither a .tflite nor an .onnx file")
+        raise KerasTLError(f"{path.name} is neither a .tflite nor an .onnx file (nor one kept as {FAILED_SUFFIX})")
+    if failed and warn is not None:
+        warn(f"{path.name} failed verification at export: its predictions may differ from the Keras model's")
     return PREDICTORS[fmt](path, threads)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -19,10 +20,11 @@ from keras_tl.run import RunFolder
 class Prediction:
     path: str
     top: list[tuple[str, float]]
+    error: Optional[str] = None  # why this file could not be read (then ``top`` is empty)
 
     @property
     def label(self) -> str:
-        return self.top[0][0]
+        return self.top[0][0] if self.top else ""
 
 
 class KerasPredictor:
@@ -97,10 +99,21 @@ def predict_files(predictor, inputs: Sequence[str | Path], *, k: int = 3, text: 
             raise KerasTLError("this model takes only text: pass --text and no image files")
         return [Prediction(f"text: {text}", top_k(predictor.predict_images(None, text=text)[0], predictor.labels, k))]
     files = image_files(inputs)
-    try:
-        images = load_images([str(f) for f in files], predictor.image_size)
-    except Exception as err:  # noqa: BLE001 - an unreadable input file is a one-line error, not a traceback
-        raise KerasTLError(f"cannot read an input image ({str(err).splitlines()[0][:160]}); "
-                           "check it with 'keras-tl data check'") from None
-    probs = predictor.predict_images(images, text=text)
-    return [Prediction(str(f), top_k(p, predictor.labels, k)) for f, p in zip(files, probs)]
+    # One file at a time: a single unreadable file must not cost the predictions of all the others.
+    decoded, failed = [], {}
+    for f in files:
+        try:
+            decoded.append((f, load_images([str(f)], predictor.image_size)[0]))
+        except Exception as err:  # noqa: BLE001 - whatever the decoder raises, the file is named with the reason
+            failed[f] = read_error(err)
+    probs = predictor.predict_images(np.stack([image for _, image in decoded]), text=text) if decoded else []
+    found = {f: Prediction(str(f), top_k(p, predictor.labels, k)) for (f, _), p in zip(decoded, probs)}
+    return [found.get(f) or Prediction(str(f), [], error=failed[f]) for f in files]
+
+
+def read_error(err: Exception) -> str:
+    """The reason of a decoding error in one line, without TensorFlow's op and device decoration."""
+    text = getattr(err, "message", None) or str(err) or type(err).__name__
+    text = re.sub(r"\{\{[^}]*\}\}", "", text)  # {{function_node __wrapped__DecodeImage_device_/job:...}}
+    text = re.split(r"\s*\[Op:", text)[0]
+    return " ".join(text.split())[:200] or type(err).__name__

@@ -14,6 +14,20 @@ from typing import Optional
 from keras_tl.errors import RunFolderError
 
 
+# Every entry keras_tl writes at the top of a run folder: the only names --overwrite (or a retry after a failed
+# attempt) may delete. Anything else there belongs to the user.
+OWN_ENTRIES = frozenset({
+    "config.yaml", "labels.txt", "splits", "model.keras", "history.csv", "metrics.json", "plots", "report.md",
+    "report.html", "tensorboard", "checkpoints", "export", "data", "tokenizer.json", "predictions",
+})
+_OWN_TEMPORARIES = frozenset({"model.partial.keras", ".write-test"})
+
+
+def is_own_entry(name: str) -> bool:
+    """Whether keras_tl writes this top-level name (atomic writes leave NAME.tmp behind when interrupted)."""
+    return name in OWN_ENTRIES or name in _OWN_TEMPORARIES or (name.endswith(".tmp") and name[:-4] in OWN_ENTRIES)
+
+
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -112,6 +126,16 @@ class RunFolder:
         except OSError as err:
             raise RunFolderError(f"cannot write to run folder {self.path}: {err.strerror or err}") from None
         return self
+
+    def writable(self) -> bool:
+        """Whether files can be created here (a read-only mount or an immutable folder refuses root too)."""
+        try:
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+            return True
+        except OSError:
+            return False
 
 
 def atomic_write_text(path: Path, text: str) -> None:

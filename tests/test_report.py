@@ -116,7 +116,7 @@ def test_report_after_export_and_compare(trained_run, tmp_path, capsys):
     assert main(["report", str(other.path)]) == 0
     assert capsys.readouterr().out.split() == [str(other.report_file), str(other.path / "report.html")]
     text = other.report_file.read_text()
-    assert "## Export benchmark" in text and "- keras_accuracy: 0.5" in text
+    assert "## Export benchmark" in text and "Keras reference accuracy 0.5000" in text
     assert "| model_fp32.tflite | tflite | fp32 | 1.65 | 0.5 | 1 | 2.1e-06 | 1.23 | ai-edge-litert |" in text
     assert "| model_int8.onnx | onnx | int8 | 0.52 | 0.4 | 0.8 | 0.031 | 0.61 | onnxruntime |" in text
     assert "Export benchmark" in (other.path / "report.html").read_text()

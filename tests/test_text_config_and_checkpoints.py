@@ -8,7 +8,8 @@ import pytest
 from keras_tl.cli.main import main
 from keras_tl.config import load_config
 from keras_tl.errors import ConfigError, ModelError
-from keras_tl.text_checkpoint import _unpack, packaged_checkpoint, resolve_text_weights
+from keras_tl.packaged import unpack
+from keras_tl.text_checkpoint import packaged_checkpoint, resolve_text_weights
 
 
 def test_text_section_and_modality_are_typed():
@@ -51,7 +52,7 @@ def test_unpacking_refuses_paths_that_leave_the_folder(tmp_path):
         archive.writestr("pkg/model/config.json", "{}")
         archive.writestr("pkg/model/../../../escape.txt", "x")
     with pytest.raises(ModelError, match="unsafe path"):
-        _unpack(wheel, "pkg/model/", tmp_path / "out")
+        unpack(wheel, "pkg/model/", tmp_path / "out")
     assert not (tmp_path / "escape.txt").exists()
 
 

@@ -30,6 +30,7 @@ def images(image_folder):
     ("mobilenetv2", {"alpha": 0.35}),  # Rescaling preprocessing, ReLU6, ZeroPadding, DepthwiseConv2D
     ("efficientnetb0", {}),  # Rescaling + Normalization inside the base, swish, squeeze-excite Multiply/Reshape
     ("resnet50", {}),  # caffe preprocessing: ChannelReverse + Rescaling; MaxPooling, ZeroPadding
+    ("efficientnet_lite0", {}),  # (x - 127) / 128 in a Normalization set at build time; no squeeze-excite
 ])
 def test_rebuild_reproduces_the_keras3_model(backbone, extra, images):
     cfg = load_config(model={"backbone": backbone, "input_size": SIZE, "weights": "none", **extra})

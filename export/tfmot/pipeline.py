@@ -141,7 +141,7 @@ def _require_image_only(inputs: RunInputs) -> None:
 
 def _accuracy(outputs: np.ndarray, inputs: RunInputs) -> float:
     return compare(outputs, outputs, inputs.targets(), inputs.labels, multi_label=inputs.multi_label,
-                   threshold=0.0).accuracy
+                   threshold=0.0, accuracy_rows=inputs.accuracy_rows).accuracy
 
 
 def _saved_model(model, path: Path) -> Path:

@@ -15,7 +15,9 @@ def train(args) -> int:
     config = load_config(args.config, args.override)
     run = api.train_model(config, overwrite=args.overwrite, resume=args.resume)
     _print_metrics(run)
-    print(run.path)
+    if (run.path / "report.html").is_file():  # a non-chief worker writes no report
+        print(f"report: {run.path / 'report.html'}")
+    print(run.path)  # last: scripts read the run folder from the final line
     return 0
 
 
@@ -23,18 +25,25 @@ def evaluate(args) -> int:
     from keras_tl import api
 
     metrics = api.evaluate_model(args.run_dir, args.split)
-    _print_metric_lines(metrics)
+    _print_metric_lines(metrics, metrics.get("split") or args.split)
     return 0
 
 
 def predict(args) -> int:
     from keras_tl.predict import predict_files
 
+    import sys
+
     predictor = _predictor_for(args.model)
+    unreadable = 0
     for prediction in predict_files(predictor, args.inputs, k=args.top_k, text=args.text):
+        if prediction.error:
+            unreadable += 1
+            print(f"error: cannot read {prediction.path}: {prediction.error}", file=sys.stderr)
+            continue
         scores = ", ".join(f"{label} {score:.3f}" for label, score in prediction.top)
         print(f"{prediction.path}: {scores}")
-    return 0
+    return 1 if unreadable else 0
 
 
 def data_check(args) -> int:
@@ -42,12 +51,15 @@ def data_check(args) -> int:
     from keras_tl.config import load_config
 
     config = load_config(overrides=[f"data.source={args.source}", *args.override])
-    report, counts = api.check_data(config)
-    for line in report.summary_lines():
+    check = api.check_data(config)
+    for line in check.report.summary_lines():
         print(line)
-    print("usable images per class: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    empty = [k for k, v in counts.items() if v == 0]
-    return 1 if empty or not counts else 0
+    print("usable images per class: " + ", ".join(f"{k} {v}" for k, v in check.counts().items()))
+    # What train would refuse is a warning here, and the exit status says the data is not ready.
+    problems = check.problems()
+    for warning in check.warnings + problems:
+        print(f"warning: {warning}")
+    return 1 if problems else 0
 
 
 def compare(args) -> int:
@@ -108,11 +120,14 @@ def benchmark(args) -> int:
 
 
 def _predictor_for(model: str):
+    import sys
+
     path = Path(model)
-    if path.suffix.lower() in (".tflite", ".onnx"):
+    # .failed: an artifact that failed verification, kept by export --keep-failed for users to try
+    if path.name.lower().endswith((".tflite", ".onnx", ".tflite.failed", ".onnx.failed")):
         from export import runtimes
 
-        return runtimes.predictor_for(path)
+        return runtimes.predictor_for(path, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     if not path.exists():
         raise KerasTLError(f"model not found: {path}")
     from keras_tl.predict import KerasPredictor
@@ -124,10 +139,10 @@ def _print_metrics(run) -> None:
     if run.metrics_file.is_file():
         everything = json.loads(run.metrics_file.read_text(encoding="utf-8"))
         for split, metrics in everything.items():
-            print(f"{split} split:", end=" ")
-            _print_metric_lines(metrics)
+            _print_metric_lines(metrics, split)
 
 
-def _print_metric_lines(metrics: dict) -> None:
+def _print_metric_lines(metrics: dict, split: str) -> None:
     shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
-    print(", ".join(f"{k} {v:.4f}" for k, v in shown.items()) + f" ({metrics.get('samples', 0)} images)")
+    print(f"{split} split: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+          + f" ({metrics.get('samples', 0)} images)")

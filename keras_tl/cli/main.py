@@ -111,13 +111,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.func(args) or 0
     except WriteFailed as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_error_line(str(err)), file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
         # HDF5 handles left by the failed write crash the interpreter's final clean-up; nothing is left to save.
         os._exit(EXIT_USER_ERROR)
     except KerasTLError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_error_line(str(err)), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume", file=sys.stderr)
@@ -125,9 +125,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as err:  # noqa: BLE001 - a bug: one line by default, the traceback with --debug
         if args.debug:
             raise
-        print(f"error: unexpected {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-              "(rerun with --debug for the traceback)", file=sys.stderr)
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(_error_line(f"unexpected {type(err).__name__}: {detail}", "(rerun with --debug for the traceback)"),
+              file=sys.stderr)
         return 1
+
+
+MAX_ERROR_LINE = 500
+
+
+def _error_line(message: str, suffix: str = "") -> str:
+    """``error: message suffix`` on one line of at most MAX_ERROR_LINE characters: an error may quote the user's
+    input (a value, a path, a library's message), which can be any size."""
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    room = MAX_ERROR_LINE - len("error: ") - (len(suffix) + 1 if suffix else 0)
+    if len(text) > room:
+        text = text[: room - 3].rstrip() + "..."
+    return f"error: {text} {suffix}" if suffix else f"error: {text}"
 
 
 if __name__ == "__main__":

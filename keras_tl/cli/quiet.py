@@ -25,6 +25,13 @@ def silenced_stderr(enabled: bool = True):
 
 
 def import_tensorflow_quietly(enabled: bool = True) -> None:
+    """Import TensorFlow with its C++ logs at FATAL only, whatever TF_CPP_MIN_LOG_LEVEL the environment sets.
+
+    At level 2 (a common setting) TensorFlow still logs errors that are none: a failed cuInit on a machine
+    without a GPU, a NodeDef attribute its own tf.data adds. Every real failure reaches Python as an exception,
+    which the CLI reports in one line; ``--debug`` (enabled=False) keeps the environment's level and all logs."""
+    if enabled:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # read once, when TensorFlow loads: before the import
     with silenced_stderr(enabled):
         import tensorflow  # noqa: F401
         import keras  # noqa: F401

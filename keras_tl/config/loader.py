@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import itertools
+import reprlib
 from pathlib import Path
 from typing import Any, Iterable, Optional, get_args, get_origin
 
@@ -27,13 +29,68 @@ def load_config(path: Optional[str | Path] = None, overrides: Iterable[str] = ()
     return validate_config(raw)
 
 
+# A config has a few hundred values; aliases that expand it far beyond that are a "billion laughs" bomb, whose
+# expansion would exhaust memory while validating (and in any message that shows the value).
+MAX_ALIAS_EXPANSION = 10_000
+
+
+class _Refused(yaml.YAMLError):
+    """A YAML document that parses but that a config must not be: duplicate keys, an alias bomb."""
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` (no Python tags) that refuses duplicate keys and bounds alias expansion."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}
+        self._expanded = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            node = self.anchors.get(self.peek_event().anchor)
+            if node is not None:
+                self._expanded += _expanded_size(node, self._sizes)
+                if self._expanded > MAX_ALIAS_EXPANSION:
+                    raise _Refused(f"YAML aliases (*name) expand to more than {MAX_ALIAS_EXPANSION} values; "
+                                   "a config needs no more than a few hundred")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            lines: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # keys merged in with "<<: *defaults" may be overridden
+                key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+                try:
+                    if key in lines:
+                        raise _Refused(f"key {_short_repr(key)} appears twice (lines {lines[key]} and {line})")
+                    lines[key] = line
+                except TypeError:
+                    continue  # an unhashable key: SafeLoader explains that one
+        return super().construct_mapping(node, deep)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values ``node`` stands for once every alias below it is copied out (memoized: linear in the document)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a node that contains itself counts once
+        if isinstance(node, yaml.SequenceNode):
+            sizes[id(node)] += sum(_expanded_size(child, sizes) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            sizes[id(node)] += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    return sizes[id(node)]
+
+
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        # safe_load: configs never construct Python objects (no !!python tags).
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader
+    except _Refused as err:
+        raise ConfigError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -101,28 +158,63 @@ def _one_line(err: ValidationError) -> str:
     loc = [str(part) for part in first["loc"]]
     key = ".".join(loc)
     if first["type"] == "extra_forbidden":
-        fields = _fields_at(loc[:-1])
-        close = difflib.get_close_matches(loc[-1], fields, n=1, cutoff=0.5)
-        hint = f"; did you mean '{'.'.join(loc[:-1] + close)}'?" if close else f"; valid keys here: {', '.join(fields)}"
-        return f"unknown config key '{key}'{hint}"
+        return f"unknown config key '{key}'{_suggestion(loc)}"
     if first["type"] == "value_error" and "error" in first.get("ctx", {}):
         return str(first["ctx"]["error"])  # a rule across keys: its message names them
     got = first.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a mapping"
+    shown = _short_repr(got) if not isinstance(got, dict) else "a mapping"
     return f"config key '{key}': {first['msg'][0].lower()}{first['msg'][1:]} (got {shown})"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel = 2
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """A value as the user wrote it, but never pages of it (reprlib stops early even on a huge nested value)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _suggestion(loc: list[str]) -> str:
+    """'did you mean' for an unknown key: the closest keys anywhere in the schema, by their last name; among equally
+    close ones, those sharing most of the unknown key's parent path."""
+    parent, name = loc[:-1], loc[-1]
+    scored = []
+    for path in _all_keys(ExperimentConfig):
+        similarity = difflib.SequenceMatcher(None, name, path[-1]).ratio()
+        if similarity >= 0.6:
+            shared = sum(1 for _ in itertools.takewhile(lambda pair: pair[0] == pair[1], zip(parent, path[:-1])))
+            scored.append(((round(similarity, 2), shared), ".".join(path)))
+    if not scored:
+        return f"; valid keys here: {', '.join(_fields_at(parent))}"
+    best = max(score for score, _ in scored)
+    names = [f"'{path}'" for score, path in scored if score == best][:3]
+    return f"; did you mean {' or '.join(names) if len(names) < 3 else ', '.join(names[:2]) + ' or ' + names[2]}?"
+
+
+def _all_keys(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + (name,))
+        nested = _section_model(field.annotation)
+        if nested is not None:
+            keys.extend(_all_keys(nested, prefix + (name,)))
+    return keys
+
+
+def _section_model(annotation: Any) -> Optional[type[BaseModel]]:
+    candidates = [annotation, *get_args(annotation)] if get_origin(annotation) else [annotation]
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
 
 
 def _fields_at(loc: list[str]) -> list[str]:
     """Names of the valid keys in the section at ``loc`` (for 'did you mean' hints)."""
-    model: type[BaseModel] = ExperimentConfig
+    model: Optional[type[BaseModel]] = ExperimentConfig
     for part in loc:
         field = model.model_fields.get(part)
-        if field is None:
+        model = _section_model(field.annotation) if field is not None else None
+        if model is None:
             return []
-        annotation = field.annotation
-        candidates = [annotation, *get_args(annotation)] if get_origin(annotation) else [annotation]
-        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
-        if not nested:
-            return []
-        model = nested[0]
     return sorted(model.model_fields)

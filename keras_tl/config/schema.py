@@ -114,7 +114,9 @@ class FineTuneConfig(PhaseConfig):
 class TrainConfig(Section):
     phase1: PhaseConfig = PhaseConfig()
     phase2: FineTuneConfig = FineTuneConfig()
-    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"] = Field(
+        "val_loss", description="metric of early stopping and the best checkpoint; a val_* metric falls back to its "
+                                "training metric when there is no validation split")
     early_stopping_patience: int = Field(5, ge=0, description="0 = off")
     restore_best: bool = True
     deterministic: bool = True
@@ -162,6 +164,8 @@ class ExportConfig(Section):
         default_factory=lambda: ["fp32", "fp16", "dynamic", "int8"]
     )
     representative_samples: int = Field(300, ge=1, description="train-split images that calibrate int8")
+    verify_samples: int = Field(2000, ge=1, description="images that verification compares each artifact with the "
+                                "Keras model on: the test and val splits, then train images up to this many")
     int8_image_input: Literal["uint8", "float32"] = "uint8"
     int8_granularity: Literal["auto", "per_tensor", "per_channel"] = Field(
         "auto", description="full-int8 TFLite weight scales; auto: per-tensor, per-channel if that fails verification"

@@ -4,8 +4,8 @@ from keras_tl.data.feature_store import FeatureStore, row_order
 from keras_tl.data.image_cache import image_cache_file
 from keras_tl.data.pipeline import (IMAGE_INPUT, augments, build_augmenter, encode_targets, load_image, load_images,
                                     make_dataset, shuffled)
-from keras_tl.data.prepared import (PreparedData, check_source, label_counts, load_prepared, prepare_data,
-                                    prepare_text, require_texts, warnings_for)
+from keras_tl.data.prepared import (PreparedData, SourceCheck, check_source, inspect_source, label_counts,
+                                    load_prepared, prepare_data, prepare_text, require_texts, warnings_for)
 from keras_tl.data.scan import ScanReport, scan
 from keras_tl.data.sources import IMAGE_EXTENSIONS, Listing, Sample, list_source
 from keras_tl.data.split import SPLITS, load_split, save_splits, stratified_split
@@ -21,6 +21,7 @@ __all__ = [
     "SPLITS",
     "Sample",
     "ScanReport",
+    "SourceCheck",
     "TEXT_INPUTS",
     "TOKEN_IDS_INPUT",
     "TextTokenizer",
@@ -28,6 +29,7 @@ __all__ = [
     "build_augmenter",
     "check_source",
     "encode_targets",
+    "inspect_source",
     "image_cache_file",
     "label_counts",
     "list_source",

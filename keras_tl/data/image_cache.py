@@ -7,9 +7,11 @@ same images share one cache, and an edited, added or removed image gives a new n
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -31,3 +33,36 @@ def content_key(decode_paths: Sequence[str], image_size: int) -> str:
         entries.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
     text = json.dumps([DECODE_VERSION, image_size, entries], separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+_HELD: dict[str, int] = {}  # cache prefix -> open lock file, held (shared) until the process ends
+
+
+def claim_cache(cache_file: Path) -> None:
+    """Mark ``cache_file`` as in use by this process, first removing what a killed writer left of it.
+
+    tf.data writes a cache as ``<prefix>_<n>.lockfile`` plus temporary shards and only writes ``<prefix>.index``
+    once complete; a killed writer leaves its lockfile behind and the next run fails with AlreadyExistsError.
+    Every keras_tl process holds a shared lock on ``<prefix>.lock`` while it may use the cache, so getting the
+    exclusive lock proves no live process (of any run sharing data.cache_dir) is writing it: only then do the
+    leftovers of an incomplete cache go."""
+    key = str(cache_file)
+    if key in _HELD:
+        return
+    fd = os.open(f"{cache_file}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # another run uses it now: its files are not stale
+    else:
+        if not Path(f"{cache_file}.index").is_file():
+            _remove_partial(cache_file)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    _HELD[key] = fd
+
+
+def _remove_partial(cache_file: Path) -> None:
+    partial = re.compile(re.escape(cache_file.name) + r"(_\d+)?\.(lockfile|index|data-\d+-of-\d+)(\.tempstate-?\d+)?")
+    for path in cache_file.parent.iterdir():
+        if partial.fullmatch(path.name):
+            path.unlink(missing_ok=True)

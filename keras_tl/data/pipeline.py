@@ -16,6 +16,8 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from keras_tl.config.schema import AugmentConfig
 from keras_tl.data.epoch_seeds import per_epoch, reset_seed_states, seed_states, shuffle_seed
+from keras_tl.data.image_cache import claim_cache
+from keras_tl.edge.decoding import decode_as_trained
 
 AUTOTUNE = tf.data.AUTOTUNE
 IMAGE_INPUT = "image"
@@ -23,17 +25,35 @@ SHUFFLE_BUFFER = 10_000
 
 
 def load_image(path: tf.Tensor | str, image_size: int) -> tf.Tensor:
-    """Decode one image file to a float32 [size, size, 3] tensor in 0-255 (bilinear, antialiased)."""
-    data = tf.io.read_file(path)
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    image = tf.image.resize(image, (image_size, image_size), method="bilinear", antialias=True)
-    return tf.clip_by_value(image, 0.0, 255.0)
+    """Decode one image file to a float32 [size, size, 3] tensor in 0-255 (bilinear, antialiased).
+
+    Training decodes its scan's decode paths with it: files TensorFlow reads natively, and converted PNGs."""
+    return _resized(_decoded(tf.io.read_file(path)), image_size)
 
 
 def load_images(paths: Sequence[str], image_size: int) -> np.ndarray:
-    """A batch of images for predict/verification, decoded exactly as in training."""
-    return np.stack([load_image(str(p), image_size).numpy() for p in paths]).astype("float32")
+    """A batch of original image files for predict/verification, with the pixels training feeds for them.
+
+    A file the scan would convert is converted in memory by the same rule (keras_tl.edge.decoding); the scan's
+    PNG is lossless, so both reach the resize with the same pixels."""
+    batch = []
+    for path in paths:
+        data = Path(path).read_bytes()
+        converted = decode_as_trained(data)
+        image = _decoded(data) if converted is None else tf.constant(np.asarray(converted))
+        batch.append(_resized(image, image_size).numpy())
+    return np.stack(batch).astype("float32")
+
+
+def _decoded(data: tf.Tensor | bytes) -> tf.Tensor:
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _resized(image: tf.Tensor, image_size: int) -> tf.Tensor:
+    image = tf.image.resize(image, (image_size, image_size), method="bilinear", antialias=True)
+    return tf.clip_by_value(image, 0.0, 255.0)
 
 
 def encode_targets(label_sets: Sequence[Sequence[str]], label_names: Sequence[str], multi_label: bool) -> np.ndarray:
@@ -89,6 +109,7 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
             images = images.cache()
         else:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
+            claim_cache(cache_file)
             images = images.cache(str(cache_file))
     augmenter = build_augmenter(augment, seed) if (training and augment is not None and include_image) else None
     augmenter_states = seed_states(augmenter.variables) if augmenter is not None else []
@@ -110,7 +131,12 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
                         num_parallel_calls=AUTOTUNE, deterministic=True)
         return ds
 
-    ds = per_epoch(batches, epoch) if (training and epoch is not None) else batches()
+    if training and epoch is not None:
+        # flat_map hides the batch count; Keras then finds the end of each epoch by running out of data (and warns).
+        batch_count = -(-len(decode_paths) // batch_size)
+        ds = per_epoch(batches, epoch).apply(tf.data.experimental.assert_cardinality(batch_count))
+    else:
+        ds = batches()
     return ds.prefetch(AUTOTUNE)
 
 

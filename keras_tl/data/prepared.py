@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -29,6 +29,7 @@ class PreparedData:
     multi_label: bool
     report: Optional[ScanReport] = None
     tokenizer: Optional[TextTokenizer] = None  # set for models that take text
+    source_warnings: list[str] = field(default_factory=list)  # about the source (e.g. repeated rows), on first scan
 
     @property
     def num_classes(self) -> int:
@@ -64,31 +65,70 @@ class PreparedData:
         return self.tokenizer.encode([s.text for s in self.splits[split]])
 
 
-def check_source(data: DataConfig, multi_label: bool = False, *, convert_dir: Optional[Path] = None,
-                 progress: Optional[Callable[[Iterable], Iterable]] = None) -> tuple[list[Sample], ScanReport]:
-    """List and scan a source; return the usable samples and the report (nothing written without convert_dir)."""
+@dataclass
+class SourceCheck:
+    """A listed and scanned source: the usable samples, the scan, every class (also one whose images all failed),
+    warnings about the source, and ``problems()``: why training on it would be refused."""
+
+    samples: list[Sample]
+    report: ScanReport
+    label_names: list[str]
+    warnings: list[str]
+
+    def counts(self) -> dict[str, int]:
+        counts = label_counts(self.samples)
+        return {name: counts[name] for name in self.label_names}
+
+    def problems(self) -> list[str]:
+        counts = self.counts()
+        empty = [name for name, n in counts.items() if n == 0]
+        problems = []
+        if empty:
+            bad = sum(1 for q in self.report.quarantined if q["path"].split("/")[0] in empty)
+            problems.append(f"class '{empty[0]}' has no usable images ({bad} quarantined); add images or remove the "
+                            "folder" + (f" (also empty: {', '.join(empty[1:])})" if empty[1:] else ""))
+        if len(self.label_names) < 2:
+            problems.append(f"found {len(self.label_names)} class; a classifier needs at least 2")
+        return problems
+
+
+def inspect_source(data: DataConfig, multi_label: bool = False, *, convert_dir: Optional[Path] = None,
+                   progress: Optional[Callable[[Iterable], Iterable]] = None) -> SourceCheck:
+    """List and scan a source (nothing written without convert_dir)."""
     listing = list_source(data.source, multi_label=multi_label, label_separator=data.label_separator,
                           image_column=data.image_column, label_column=data.label_column,
                           text_column=data.text_column, allow_outside_root=data.allow_outside_root)
     report = scan(listing, convert_dir, workers=data.scan_workers, progress=progress)
     usable_paths = set(report.decode_paths())
-    return [s for s in listing.samples if s.path in usable_paths], report
+    samples = [s for s in listing.samples if s.path in usable_paths]
+    label_names = sorted({label for s in samples for label in s.labels} | _listed_classes(report, data))
+    return SourceCheck(samples, report, label_names, listing.warnings)
+
+
+def check_source(data: DataConfig, multi_label: bool = False, *, convert_dir: Optional[Path] = None,
+                 progress: Optional[Callable[[Iterable], Iterable]] = None) -> tuple[list[Sample], ScanReport]:
+    """List and scan a source; return the usable samples and the report (nothing written without convert_dir)."""
+    check = inspect_source(data, multi_label, convert_dir=convert_dir, progress=progress)
+    return check.samples, check.report
 
 
 def prepare_data(data: DataConfig, run: RunFolder, *, seed: int, multi_label: bool,
                  progress: Optional[Callable[[Iterable], Iterable]] = None) -> PreparedData:
     """Scan the source, split it, and save labels, splits and the scan report into the run folder."""
-    samples, report = check_source(data, multi_label, convert_dir=run.converted_dir, progress=progress)
-    label_names = sorted({label for s in samples for label in s.labels} | _listed_classes(report, data))
-    _require_every_class(samples, label_names, report)
+    check = inspect_source(data, multi_label, convert_dir=run.converted_dir, progress=progress)
+    problems = check.problems()
+    if problems:
+        raise DataError(problems[0])
+    samples, report, label_names = check.samples, check.report, check.label_names
     splits = stratified_split(samples, val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=seed,
                               content_hash=report.content_hashes())
-    _require_splits(splits, data)
+    _require_splits(splits, data, fractions_used=any(s.split is None for s in check.samples))
     run.data_dir.mkdir(parents=True, exist_ok=True)
     report.save(run.scan_report_file)
-    save_splits(splits, run.splits_dir, data.label_separator)
+    save_splits(splits, run.splits_dir)
     run.write_labels(label_names)
-    return PreparedData(label_names, splits, report.decode_paths(), multi_label, report)
+    return PreparedData(label_names, splits, report.decode_paths(), multi_label, report,
+                        source_warnings=check.warnings)
 
 
 def load_prepared(run: RunFolder, data: DataConfig, multi_label: bool) -> PreparedData:
@@ -129,7 +169,7 @@ def require_texts(samples: Sequence[Sample]) -> None:
 
 
 def warnings_for(prepared: PreparedData) -> list[str]:
-    return small_class_warnings(prepared.splits, prepared.label_names)
+    return prepared.source_warnings + small_class_warnings(prepared.splits, prepared.label_names)
 
 
 def label_counts(samples: list[Sample]) -> Counter:
@@ -144,21 +184,11 @@ def _listed_classes(report: ScanReport, data: DataConfig) -> set[str]:
     return set()
 
 
-def _require_every_class(samples: list[Sample], label_names: list[str], report: ScanReport) -> None:
-    counts = label_counts(samples)
-    empty = [name for name in label_names if counts[name] == 0]
-    if empty:
-        bad = sum(1 for q in report.quarantined if q["path"].split("/")[0] in empty)
-        raise DataError(f"class '{empty[0]}' has no usable images ({bad} quarantined); "
-                        "add images or remove the folder" + (f" (also empty: {', '.join(empty[1:])})" if empty[1:] else ""))
-    if len(label_names) < 2:
-        raise DataError(f"found {len(label_names)} class; a classifier needs at least 2")
-
-
-def _require_splits(splits: dict[str, list[Sample]], data: DataConfig) -> None:
+def _require_splits(splits: dict[str, list[Sample]], data: DataConfig, *, fractions_used: bool) -> None:
+    """``fractions_used``: some rows have no split of their own (a manifest's split column fixes the others)."""
     if not splits["train"]:
         raise DataError("the train split is empty: every image went to val/test")
     for name, fraction in (("val", data.val_fraction), ("test", data.test_fraction)):
-        if fraction > 0 and not splits[name]:
+        if fractions_used and fraction > 0 and not splits[name]:
             raise DataError(f"the {name} split is empty: too few images for data.{name}_fraction={fraction} "
                             "(add images or set that fraction to 0)")

@@ -2,29 +2,30 @@
 
 TensorFlow's decoders read 8-bit RGB/grayscale JPEG, PNG, GIF and BMP. Everything else that Pillow can open
 (alpha, palette, CMYK, 16-bit, EXIF-rotated, WebP/TIFF, very large images) is converted once to an RGB PNG in
-the run's cache, so the tf.data pipeline stays a pure-TF fast path.
+the run's cache, so the tf.data pipeline stays a pure-TF fast path. The rule is keras_tl.edge.decoding's
+(mobile_demo/edge/decoding.py), which predict, export verification and the edge runner apply too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
 import json
-import warnings
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from keras_tl.data.sources import Listing, Sample, resolve
+from keras_tl.edge.decoding import DECODE_ERRORS, DEFAULT_MAX_SIDE, open_image, to_rgb
 
-TF_NATIVE_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP"})
-TF_NATIVE_MODES = frozenset({"RGB", "L"})
-DEFAULT_MAX_SIDE = 2048
-# Pillow refuses above 2x this; we shrink huge images ourselves, so only absurd sizes are refused.
-Image.MAX_IMAGE_PIXELS = 400_000_000
+# Decoding takes up to 4 bytes a pixel and converting as much again (a 20000x20000 PNG: GBs), so images above
+# this many decoded pixels decode one at a time: a folder of them cannot take GBs per scan worker at once.
+LARGE_DECODE_PIXELS = 4096 * 4096
+_large_decodes = threading.Lock()
 
 
 @dataclass
@@ -103,65 +104,39 @@ def _check_one(path: Path, rel: str, convert_dir: Optional[Path], max_side: int)
         return "quarantined", "empty file (0 bytes)", None
     sha1 = hashlib.sha1(data).hexdigest()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format == "JPEG":
-                # DCT-domain downscaling keeps memory bounded for huge JPEGs.
-                image.draft("RGB", (max_side, max_side))
-            image.load()
-    except Image.DecompressionBombError:
-        return "quarantined", "too many pixels to decode safely", None
-    except (OSError, SyntaxError, ValueError) as err:
-        reason = "truncated image" if "truncated" in str(err).lower() else "not a readable image"
-        return "quarantined", f"{reason} ({type(err).__name__}: {err})", None
-    reasons = _conversion_reasons(image, data, max_side)
+        image, reasons = open_image(data, max_side)
+    except DECODE_ERRORS as err:
+        return "quarantined", _unreadable(err), None
+    width, height = image.size  # read from the header; a huge JPEG's is already its reduced decode size
+    with _large_decodes if width * height > LARGE_DECODE_PIXELS else contextlib.nullcontext():
+        try:
+            target = None if convert_dir is None else _converted_path(convert_dir, rel)
+            return _decode(image, reasons, sha1, target, max_side)
+        finally:
+            image.close()  # frees the decoded pixels before the next large image may decode
+
+
+def _decode(image: Image.Image, reasons: list[str], sha1: str, target: Optional[Path],
+            max_side: int) -> tuple[str, str, Optional[str]]:
+    try:
+        image.load()
+    except DECODE_ERRORS as err:
+        return "quarantined", _unreadable(err), None
     if not reasons:
         return "ok", "", sha1
-    if convert_dir is not None:
+    if target is not None:
         try:
-            _to_rgb(image, max_side).save(_converted_path(convert_dir, rel), "PNG")
+            to_rgb(image, max_side).save(target, "PNG")
         except (OSError, ValueError) as err:
             return "quarantined", f"could not convert ({type(err).__name__}: {err})", None
     return "converted", ", ".join(reasons), sha1
 
 
-def _conversion_reasons(image: Image.Image, data: bytes, max_side: int) -> list[str]:
-    reasons = []
-    if image.format not in TF_NATIVE_FORMATS:
-        reasons.append(f"{image.format or 'unknown'} format")
-    if image.mode not in TF_NATIVE_MODES:
-        reasons.append(f"mode {image.mode}")
-    if getattr(image, "n_frames", 1) > 1:
-        reasons.append("animated (first frame kept)")
-    if image.getexif().get(0x0112, 1) not in (0, 1):
-        reasons.append("EXIF orientation")
-    if max(image.size) > max_side or _original_size_exceeds(data, max_side):
-        reasons.append(f"larger than {max_side}px")
-    return reasons
-
-
-def _original_size_exceeds(data: bytes, max_side: int) -> bool:
-    # draft() already shrank a huge JPEG's decoded size; its header still tells the original.
-    try:
-        return max(Image.open(io.BytesIO(data)).size) > max_side
-    except (OSError, SyntaxError, ValueError):
-        return False
-
-
-def _to_rgb(image: Image.Image, max_side: int) -> Image.Image:
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: rescale to 8 bits rather than clipping.
-        image = image.point(lambda v: v / 257).convert("L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    image = image.convert("RGB")
-    if max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return image
+def _unreadable(err: Exception) -> str:
+    if isinstance(err, Image.DecompressionBombError):
+        return "too many pixels to decode safely"
+    reason = "truncated image" if "truncated" in str(err).lower() else "not a readable image"
+    return f"{reason} ({type(err).__name__}: {err})"
 
 
 def _converted_path(convert_dir: Path, rel: str) -> Path:

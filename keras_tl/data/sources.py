@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -29,11 +30,13 @@ class Sample:
 
 @dataclass
 class Listing:
-    """Everything a source holds: samples to scan, and files set aside before scanning (with the reason)."""
+    """Everything a source holds: samples to scan, files set aside before scanning (with the reason), and warnings
+    about the source itself (shown by train and data check)."""
 
     root: Path
     samples: list[Sample]
     ignored: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def list_source(source: str | Path, *, multi_label: bool = False, label_separator: str = "|",
@@ -45,7 +48,7 @@ def list_source(source: str | Path, *, multi_label: bool = False, label_separato
     if not path.exists():
         raise DataError(f"data source not found: {path}")
     if path.is_dir():
-        return list_image_folder(path)
+        return list_image_folder(path, label_separator if multi_label else None)
     if path.suffix.lower() in MANIFEST_EXTENSIONS:
         return list_manifest(path, multi_label=multi_label, label_separator=label_separator,
                              image_column=image_column, label_column=label_column, text_column=text_column,
@@ -53,11 +56,16 @@ def list_source(source: str | Path, *, multi_label: bool = False, label_separato
     raise DataError(f"data source {path} is neither a folder nor a .csv/.jsonl manifest")
 
 
-def list_image_folder(root: Path) -> Listing:
+def list_image_folder(root: Path, label_separator: Optional[str] = None) -> Listing:
+    """``label_separator``: given with multi-label, where a folder name must not contain it."""
     root = root.resolve()
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DataError(f"{root} has no class sub-folders: expected one folder of images per class")
+    for class_dir in class_dirs:
+        problem = label_problem(class_dir.name, label_separator)
+        if problem:
+            raise DataError(f"class folder {_printable(class_dir.name)!r} {problem}; rename the folder")
     listing = Listing(root=root, samples=[])
     for entry in sorted(root.iterdir()):
         if not entry.is_dir():
@@ -66,7 +74,10 @@ def list_image_folder(root: Path) -> Listing:
         for file in _walk_files(class_dir, root, listing.ignored):
             rel = file.relative_to(root).as_posix()
             suffix = file.suffix.lower()
-            if file.name.startswith("."):
+            if _printable(rel) != rel:
+                # The run's split files and reports are UTF-8 text: a name that is not cannot be written there.
+                listing.ignored.append((_printable(rel), "file name is not valid UTF-8 (rename the file)"))
+            elif file.name.startswith("."):
                 listing.ignored.append((rel, "hidden file"))
             elif suffix == ".txt" and _has_image_sibling(file):
                 continue  # a sidecar caption, read with its image below
@@ -88,20 +99,90 @@ def list_manifest(path: Path, *, multi_label: bool, label_separator: str, image_
         if required not in columns:
             raise DataError(f"manifest {path} has no '{required}' column (columns: {', '.join(sorted(columns))})")
     listing = Listing(root=root, samples=[])
+    first_rows: dict[tuple[str, Optional[str]], tuple[str, Sample]] = {}
+    repeats: list[tuple[str, str]] = []
     for line_no, row in rows:
+        where = f"{path.name}:{line_no}"
         image = str(row.get(image_column) or "").strip()
-        label = str(row.get(label_column) or "").strip()
-        if not image or not label:
-            listing.ignored.append((f"{path.name}:{line_no}", f"row without {image_column if not image else label_column}"))
+        labels = _row_labels(row.get(label_column), multi_label, label_separator, where)
+        if not image or not labels:
+            listing.ignored.append((where, f"row without {image_column if not image else label_column}"))
             continue
-        rel = _resolve_manifest_path(root, image, allow_outside_root, f"{path.name}:{line_no}")
-        labels = tuple(s.strip() for s in label.split(label_separator) if s.strip()) if multi_label else (label,)
+        rel = _resolve_manifest_path(root, image, allow_outside_root, where)
         text = row.get(text_column)
         split = str(row["split"]).strip().lower() if row.get("split") else None
         if split is not None and split not in ("train", "val", "test"):
-            raise DataError(f"{path.name}:{line_no}: split must be train, val or test, got '{split}'")
-        listing.samples.append(Sample(path=rel, labels=labels, text=None if text is None else str(text), split=split))
+            raise DataError(f"{where}: split must be train, val or test, got '{split}'")
+        sample = Sample(path=rel, labels=labels, text=None if text is None else str(text), split=split)
+        # Rows about one image differ in their text (questions about a picture); the same image and text twice is
+        # a repeat (counted once) or, with another label or split, a contradiction.
+        first = first_rows.setdefault((rel, sample.text), (where, sample))
+        if first[1] is sample:
+            listing.samples.append(sample)
+        elif first[1].split != sample.split:
+            raise DataError(f"{first[0]} and {where} put {rel} in two splits "
+                             f"({first[1].split or 'none given'}, {sample.split or 'none given'})")
+        elif set(first[1].labels) == set(labels):
+            repeats.append((where, first[0]))
+        elif not multi_label:
+            raise DataError(f"{first[0]} and {where} give {rel} two labels ({first[1].label!r}, {sample.label!r})"
+                            + (" for the same text" if sample.text else ""))
+        else:
+            listing.samples.append(sample)
+    if repeats:
+        examples = ", ".join(f"{again} repeats {first}" for again, first in repeats[:3])
+        listing.warnings.append(f"{len(repeats)} duplicate manifest row{'s' if len(repeats) > 1 else ''} (same "
+                                f"image, label and text as an earlier row) counted once: {examples}"
+                                + (", ..." if len(repeats) > 3 else ""))
     return listing
+
+
+def label_problem(label: str, separator: Optional[str] = None) -> Optional[str]:
+    """Why ``label`` cannot be a class name, or None. labels.txt holds one label per line (a contract other tools
+    read), so no line break or other control character; with multi-label, the separator joins labels."""
+    if not label.strip():
+        return "is blank"
+    if _printable(label) != label:
+        return "is not valid UTF-8"
+    bad = next((c for c in label if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        return f"contains the control character {bad!r} (labels.txt holds one label per line)"
+    if separator and separator in label:
+        return f"contains data.label_separator {separator!r}"
+    return None
+
+
+def _row_labels(value, multi_label: bool, separator: str, where: str) -> tuple[str, ...]:
+    """A manifest row's labels, () when it has none. JSONL numbers are labels as their text; a list is several
+    labels, so it needs multi-label."""
+    if isinstance(value, list):
+        if not multi_label:
+            raise DataError(f"{where}: label is a list, but model.multi_label is off")
+        parts = [_label_text(v, where) for v in value]
+    else:
+        text = _label_text(value, where)
+        parts = text.split(separator) if multi_label else [text]
+    labels = tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    for label in labels:
+        problem = label_problem(label, separator if multi_label else None)
+        if problem:
+            raise DataError(f"{where}: label {label!r} {problem}")
+    return labels
+
+
+def _label_text(value, where: str) -> str:
+    if value is None:
+        return ""
+    # bool is an int in Python, but true/false as a class name is almost surely a mistake in the manifest.
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise DataError(f"{where}: label must be text or a whole number (or, with model.multi_label, a list of "
+                        f"them), got {json.dumps(value)[:60]}")
+    return str(value)
+
+
+def _printable(name: str) -> str:
+    """``name`` with what UTF-8 cannot encode (the bytes of a non-UTF-8 file name, lone surrogates) shown as '?'."""
+    return name.encode("utf-8", "replace").decode("utf-8")
 
 
 def resolve(root: Path, rel: str) -> Path:
@@ -111,9 +192,15 @@ def resolve(root: Path, rel: str) -> Path:
 
 def _read_manifest_rows(path: Path) -> list[tuple[int, dict]]:
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        # utf-8-sig: Excel and Notepad start their UTF-8 files with a byte-order mark.
+        with path.open(encoding="utf-8-sig", newline="") as handle:
             if path.suffix.lower() == ".csv":
-                return [(i + 2, row) for i, row in enumerate(csv.DictReader(handle))]
+                reader = csv.DictReader(handle)
+                rows, start = [], 2
+                for row in reader:  # a quoted field may span lines: name a row by the line it starts on
+                    rows.append((start, row))
+                    start = reader.line_num + 1
+                return rows
             rows = []
             for i, line in enumerate(handle, start=1):
                 if not line.strip():

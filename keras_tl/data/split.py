@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 from typing import Optional
@@ -64,12 +65,15 @@ def small_class_warnings(splits: dict[str, list[Sample]], labels: list[str]) -> 
     return warnings
 
 
-def save_splits(splits: dict[str, list[Sample]], folder: Path, label_separator: str = "|") -> None:
+def save_splits(splits: dict[str, list[Sample]], folder: Path) -> None:
+    """One line per sample: path, labels (a JSON list) and, if any, text (a JSON string), tab-separated. JSON
+    escapes tabs and line breaks, so any name and text round-trips; a plain path stays as it is, readable, and
+    readers that cut at tabs keep working."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
         lines = []
         for s in splits[name]:
-            fields = [s.path, label_separator.join(s.labels)]
+            fields = [_path_field(s.path), json.dumps(list(s.labels), ensure_ascii=False)]
             if s.text is not None:
                 fields.append(json.dumps(s.text, ensure_ascii=False))
             lines.append("\t".join(fields))
@@ -77,14 +81,46 @@ def save_splits(splits: dict[str, list[Sample]], folder: Path, label_separator: 
 
 
 def load_split(folder: Path, name: str, label_separator: str = "|") -> list[Sample]:
+    """Also reads split files of earlier versions: raw path, labels joined by ``label_separator``."""
     path = folder / f"{name}.txt"
     if not path.is_file():
         raise DataError(f"split file not found: {path}")
     samples = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # Only \n ends a line: a JSON string may hold characters that str.splitlines() also breaks at (U+2028, ...).
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
         if not line:
             continue
         fields = line.split("\t")
-        text = json.loads(fields[2]) if len(fields) > 2 else None
-        samples.append(Sample(path=fields[0], labels=tuple(fields[1].split(label_separator)), text=text, split=name))
+        try:
+            text = json.loads(fields[2]) if len(fields) > 2 else None
+            samples.append(Sample(path=_read_path(fields[0]), labels=_read_labels(fields[1], label_separator),
+                                  text=text, split=name))
+        except (IndexError, ValueError):
+            raise DataError(f"{path}:{line_no}: not a line of a split file (path, labels, text)") from None
     return samples
+
+
+def _path_field(path: str) -> str:
+    if path.startswith('"') or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in path):
+        return json.dumps(path)  # ASCII escapes: even readers that split at U+2028 see one line
+    return path
+
+
+def _read_path(field: str) -> str:
+    if field.startswith('"'):
+        try:
+            return json.loads(field)
+        except ValueError:
+            pass  # an earlier version's raw path that starts with a quote
+    return field
+
+
+def _read_labels(field: str, separator: str) -> tuple[str, ...]:
+    if field.startswith("["):
+        try:
+            labels = json.loads(field)
+        except ValueError:
+            labels = None
+        if isinstance(labels, list) and labels and all(isinstance(label, str) for label in labels):
+            return tuple(labels)
+    return tuple(field.split(separator))

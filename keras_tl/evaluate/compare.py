@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from keras_tl.data import SPLITS, load_split
 from keras_tl.errors import RunFolderError
-from keras_tl.evaluate.export_results import entry_name, format_value, read_export_results
+from keras_tl.evaluate.export_results import (entry_name, format_value, meaningful_figures, not_passed,
+                                              read_export_results, status)
 from keras_tl.run import RunFolder, find_run
 from keras_tl.train import read_history
 
@@ -32,7 +34,7 @@ def summarize(run: RunFolder) -> dict[str, str]:
     if history:
         rows["epochs phase 1 + 2"] = " + ".join(str(sum(1 for r in history if r["phase"] == p)) for p in (1, 2))
         for key, pick in (("val_loss", min), ("val_accuracy", max)):
-            values = [float(r[key]) for r in history if r.get(key) not in (None, "")]
+            values = [v for v in (_number(r.get(key)) for r in history) if v is not None]
             if values:
                 rows[f"best {key}"] = f"{pick(values):.4f}"
     if run.metrics_file.is_file():
@@ -43,13 +45,26 @@ def summarize(run: RunFolder) -> dict[str, str]:
     exported = read_export_results(run)
     if exported.problem:
         rows["export"] = exported.problem
-    for key, value in exported.figures.items():
+    for key, value in meaningful_figures(exported).items():
         rows[f"export {key}"] = format_value(key, value)
+    if exported.entries and "all_passed" in exported.figures:
+        rows["export all_passed"] = "no" if not_passed(exported.entries) else "yes"
     for entry in exported.entries:
         for key, label in _EXPORT_FIGURES:
             if key in entry:
                 rows[f"{entry_name(entry)} {label}"] = format_value(key, entry[key])
+        if status(entry) not in (None, "reference"):
+            rows[f"{entry_name(entry)} status"] = status(entry)
     return rows
+
+
+def _number(value) -> Optional[float]:
+    """A history.csv value; None for 'NA' (a metric with no value, e.g. val_loss without a val split)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
 
 
 def compare_runs(paths: Sequence[str | Path]) -> str:

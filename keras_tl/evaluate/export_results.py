@@ -16,10 +16,12 @@ from keras_tl.run import RunFolder
 
 # Shown in this order when present; other keys of an entry are left out of the table (they stay in the JSON).
 COLUMNS = ("path", "format", "precision", "size_bytes", "accuracy", "top1_agreement", "max_abs_diff",
-           "latency_ms_p50", "latency_ms_p90", "runtime", "passed")
+           "latency_ms_p50", "latency_ms_p90", "runtime", "status")
 HEADERS = {"path": "artifact", "size_bytes": "size MB", "top1_agreement": "top-1 agreement",
            "max_abs_diff": "max |diff|", "latency_ms_p50": "p50 ms", "latency_ms_p90": "p90 ms"}
 _ENTRY_KEYS = {"accuracy", "size_bytes", "latency_ms_p50", "format"}
+# Run-level figures worth showing next to the table; the rest (version, run path, ...) stay in the JSON.
+MEANINGFUL_FIGURES = ("keras_accuracy", "all_passed")
 
 
 @dataclass
@@ -63,9 +65,28 @@ def read_export_results(run: RunFolder) -> ExportResults:
 
 def table(entries: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Headers and formatted rows of the benchmark table (only the columns some entry has)."""
+    entries = [{**e, "status": status(e)} if status(e) else e for e in entries]
     columns = [c for c in COLUMNS if any(c in e for e in entries)]
-    rows = [[format_value(c, e.get(c)) for c in columns] for e in entries]
+    rows = [[format_value(c, e.get(c)) if c != "path" or e.get(c) else f"{entry_name(e)} (no file)" for c in columns]
+            for e in entries]
     return [HEADERS.get(c, c) for c in columns], rows
+
+
+def status(entry: dict) -> Optional[str]:
+    """passed / failed / error / reference: the entry's status, or what its ``passed`` flag says."""
+    if entry.get("status"):
+        return str(entry["status"])
+    if "passed" in entry:
+        return "passed" if entry["passed"] else "failed"
+    return None
+
+
+def not_passed(entries: list[dict]) -> list[dict]:
+    return [e for e in entries if status(e) in ("failed", "error")]
+
+
+def meaningful_figures(results: ExportResults) -> dict:
+    return {k: results.figures[k] for k in MEANINGFUL_FIGURES if k in results.figures}
 
 
 def entry_name(entry: dict) -> str:

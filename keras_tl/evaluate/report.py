@@ -7,15 +7,20 @@ e.g. after an export has added export/export_report.json.
 
 from __future__ import annotations
 
+import html
 import json
+import math
+import time
 from pathlib import Path
 from typing import Optional
 
 import keras
+import yaml
 
+from keras_tl.config import config_to_dict
 from keras_tl.data import SPLITS, ScanReport, label_counts, load_split
 from keras_tl.evaluate import markdown as md
-from keras_tl.evaluate.export_results import read_export_results, table as export_table
+from keras_tl.evaluate.export_results import meaningful_figures, not_passed, read_export_results, table as export_table
 from keras_tl.evaluate.plots import plot_history
 from keras_tl.evaluate.report_html import write_html
 from keras_tl.models import base_layers, get_backbone, input_size, load_trained_model
@@ -33,6 +38,7 @@ def write_report(run: RunFolder, model: Optional[keras.Model] = None) -> tuple[P
         model = load_trained_model(run.model_file)
     metrics = json.loads(run.metrics_file.read_text(encoding="utf-8")) if run.metrics_file.is_file() else {}
     lines = [f"# Run {md.text(run.path.name)}", ""]
+    lines += _run_section(run, config, rows)
     lines += _data_section(run, config)
     lines += _model_section(config, model, rows)
     lines += _training_section(rows, config)
@@ -43,6 +49,37 @@ def write_report(run: RunFolder, model: Optional[keras.Model] = None) -> tuple[P
     html_file = run.path / "report.html"
     write_html(text, run.path, html_file, title=f"keras_tl run {run.path.name}")
     return run.report_file, html_file
+
+
+def _run_section(run: RunFolder, config, history: list[dict]) -> list[str]:
+    """When the report was written, how long training took, and the resolved config the run used."""
+    lines = [f"Report written {time.strftime('%Y-%m-%d %H:%M:%S %z')}."]
+    # The trainer records no timing: config.yaml is written when a run starts, model.keras when it ends.
+    if run.model_file.is_file() and run.config_file.is_file():
+        seconds = max(0.0, run.model_file.stat().st_mtime - run.config_file.stat().st_mtime)
+        finished = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.model_file.stat().st_mtime))
+        lines.append(f"Training: {len(history)} epochs, finished {finished}, took about {_duration(seconds)} "
+                     f"(from the times {md.code('config.yaml')} and {md.code('model.keras')} were written, "
+                     "resumed attempts included).")
+    lines.append("Command: not recorded in the run folder; the resolved config below is what the run used.")
+    resolved = yaml.safe_dump(config_to_dict(config), sort_keys=False).rstrip()
+    return [" ".join(lines), "", "<details><summary>Resolved config</summary>",
+            f"<pre><code>{html.escape(resolved, quote=False)}</code></pre>", "</details>", ""]
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _number(value) -> Optional[float]:
+    """A history.csv value as a float; None for an empty or missing metric ('NA' when there is no val split)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
 
 
 def _data_section(run: RunFolder, config) -> list[str]:
@@ -103,7 +140,11 @@ def _training_section(history: list[dict], config) -> list[str]:
     lines = ["## Training", "", "![training curves: loss and accuracy per epoch, fine-tune start marked]"
                                 "(plots/history.png)", ""]
     monitor = config.train.monitor
-    values = [(float(r[monitor]), int(r["epoch"]) + 1, r["phase"]) for r in history if r.get(monitor) not in (None, "")]
+    values = [(_number(r.get(monitor)), int(r["epoch"]) + 1, r["phase"]) for r in history]
+    if not any(v is not None for v, _, _ in values) and monitor.startswith("val_"):
+        monitor = monitor.removeprefix("val_")  # no validation split: training stopped on the train metric
+        values = [(_number(r.get(monitor)), int(r["epoch"]) + 1, r["phase"]) for r in history]
+    values = [v for v in values if v[0] is not None]
     if values:
         pick = max if "accuracy" in monitor else min
         value, epoch, phase = pick(values)
@@ -145,9 +186,25 @@ def _export_section(run: RunFolder) -> list[str]:
     lines = ["## Export benchmark", ""]
     if results.problem:
         return lines + [md.text(results.problem), ""]
-    lines += [f"- {md.text(key)}: {md.text(value)}" for key, value in results.figures.items()]
-    if results.figures:
-        lines.append("")
+    figures, facts = results.figures, []
+    if "command" in figures:
+        created = str(figures.get("created", ""))[:16].replace("T", " ")
+        facts.append(f"Written by {md.code('keras-tl ' + str(figures['command']))}"
+                     + (f" on {md.text(created)}" if created else ""))
+    if "split" in figures:
+        facts.append(f"verified on the {md.text(figures['split'])} split ({figures.get('samples', '?')} images)")
+    if isinstance(figures.get("keras_accuracy"), (int, float)):
+        facts.append(f"Keras reference accuracy {figures['keras_accuracy']:.4f}")
+    failed = not_passed(results.entries)
+    artifacts = [e for e in results.entries if e.get("status") != "reference"]
+    if failed:
+        names = ", ".join(md.text(Path(str(e["path"])).name if e.get("path") else f"{e.get('format')} "
+                                  f"{e.get('precision')}") for e in failed)
+        facts.append(f"**{len(failed)} of {len(artifacts)} artifacts FAILED verification**: {names}")
+    elif meaningful_figures(results).get("all_passed"):
+        facts.append(f"all {len(artifacts)} artifacts passed verification")
+    if facts:
+        lines += ["; ".join(facts) + ".", ""]
     if results.entries:
         headers, rows = export_table(results.entries)
         lines += md.table(headers, rows) + [""]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import keras
@@ -14,11 +15,19 @@ def load_trained_model(path: str | Path) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
+    check_keras_archive(path, "model")
     try:
         return keras.saving.load_model(str(path), compile=False, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - corrupt, foreign or unsafe files all become one clear line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(f"cannot load model {path}: {first[:240]}") from None
+
+
+def check_keras_archive(path: Path, what: str) -> None:
+    """Refuse a .keras file that is no zip archive: Keras itself reports such a file as "File not found"."""
+    if path.name.endswith(".keras") and not zipfile.is_zipfile(path):
+        raise ModelError(f"cannot load {what} {path}: not a valid .keras file (truncated or not a zip archive; "
+                         f"{path.stat().st_size:,} bytes)")
 
 
 def save_model_atomically(model: keras.Model, path: str | Path) -> None:

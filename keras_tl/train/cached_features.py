@@ -35,6 +35,12 @@ EXTRACTION_PIXELS = 32 * 224 * 224
 MAX_EXTRACTION_BATCH = 512
 
 
+def steps_per_execution(batches: int) -> int:
+    """The largest divisor of ``batches`` up to HEAD_STEPS_PER_EXECUTION: an execution that reaches past the
+    last batch of an epoch makes Keras warn that the input ran out of data (and miscount the steps)."""
+    return max(n for n in range(1, min(batches, HEAD_STEPS_PER_EXECUTION) + 1) if batches % n == 0)
+
+
 @dataclass
 class PhaseInputs:
     """What ``fit`` is called with in one phase."""
@@ -140,14 +146,20 @@ class CachedPhase1:
         width = int(extractor.output.shape[-1])
         train = self._extract(features, "train", self.train_rows, width, views=self.views)
         train_targets = np.concatenate([data.targets("train")] * max(self.views, 1))
-        steps = math.ceil(len(data.splits["train"]) / batch_size) if self.views else None
-        val = None
+        batches = math.ceil(len(data.splits["train"]) / batch_size)
+        train_ds = train.batches(self.train_order, train_targets)
+        if not self.views:
+            # The per-epoch order hides the batch count from Keras, which then counts a whole execution of
+            # steps past the end (a 64/64 bar for 32 batches) and warns that the input ran out of data.
+            train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(batches))
+        val, val_batches = None, batches
         if data.splits["val"]:
             store = self._extract(features, "val", len(data.splits["val"]), width, views=0)
             val = store.batches(row_order(store.rows, batch_size=batch_size, training=False, seed=self.config.seed),
                                 data.targets("val"))
-        return PhaseInputs(self.head, train.batches(self.train_order, train_targets), val, steps,
-                           min_steps_per_execution=HEAD_STEPS_PER_EXECUTION)
+            val_batches = math.ceil(len(data.splits["val"]) / batch_size)
+        return PhaseInputs(self.head, train_ds, val, batches if self.views else None,
+                           min_steps_per_execution=steps_per_execution(math.gcd(batches, val_batches)))
 
     def cleanup(self) -> None:
         for store in self.stores:

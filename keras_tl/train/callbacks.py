@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -29,6 +30,55 @@ def best_weights_file(run: RunFolder, phase: int, head_only: bool = False) -> Pa
 
 def done_weights_file(run: RunFolder, phase: int) -> Path:
     return run.checkpoints_dir / f"phase{phase}.done.weights.h5"
+
+
+def finished_dir(run: RunFolder, phase: int, head_only: bool = False) -> Path:
+    """Where a finished phase keeps its last BackupAndRestore state, so that more epochs can continue it later."""
+    return run.checkpoints_dir / f"{_stem(phase, head_only)}.finished"
+
+
+def phases_file(run: RunFolder) -> Path:
+    """Per phase: its first epoch, planned epochs and, once finished, the epochs it ran (early stop: fewer)."""
+    return run.checkpoints_dir / "phases.json"
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """history.csv with exactly one row per epoch, in the columns of Keras' CSVLogger.
+
+    A resumed epoch replaces the row an interrupted attempt already logged for it (and any later one), and the
+    file is replaced atomically, so an interrupt at any moment leaves either the old or the new file."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        fields, rows = [], []
+        if self.path.is_file():
+            with self.path.open(newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                fields, rows = list(reader.fieldnames or []), list(reader)
+        rows = [row for row in rows if _epoch_of(row) is not None and _epoch_of(row) < epoch]
+        keys = sorted(logs)
+        if not any(key.startswith("val_") for key in keys):
+            keys += [f"val_{key}" for key in keys]  # as CSVLogger: a run without validation has NA columns
+        fields = fields or ["epoch"]
+        fields += [key for key in keys if key not in fields]
+        rows.append({"epoch": epoch, **{key: logs.get(key, "NA") for key in keys}})
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields, restval="NA", extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, self.path)
+
+
+def _epoch_of(row: dict) -> Optional[int]:
+    try:
+        return int(row["epoch"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class TimelineTensorBoard(keras.callbacks.TensorBoard):
@@ -85,14 +135,13 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                 self.best, self.wait = value, 0
 
 
-def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, has_validation: bool,
-                    restore_best: bool, phase1_epochs: int, steps_per_epoch: int = 0,
+def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, restore_best: bool, phase1_epochs: int, steps_per_epoch: int = 0,
                     head_only: bool = False, epoch_seeds: Optional[EpochSeeds] = None) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = [epoch_seeds] if epoch_seeds is not None else []
     callbacks += [
         # History first: if a kill lands between this row and the backup below, the resumed run logs that
-        # epoch again (read_history keeps the last row) instead of leaving a gap.
-        keras.callbacks.CSVLogger(str(run.history_file), append=True),
+        # epoch again (replacing its row) instead of leaving a gap.
+        EpochHistory(run.history_file),
         keras.callbacks.TerminateOnNaN(),
     ]
     if restore_best:
@@ -104,7 +153,7 @@ def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, 
         callbacks.append(keras.callbacks.ModelCheckpoint(
             str(best_weights_file(run, phase, head_only)), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True, initial_value_threshold=best))
-    if patience > 0 and has_validation:
+    if patience > 0:  # without a validation split, monitor is a training metric
         callbacks.append(ResumableEarlyStopping(run.history_file, phase, phase1_epochs, monitor=monitor,
                                                 patience=patience, mode="max" if "accuracy" in monitor else "min"))
     callbacks += [

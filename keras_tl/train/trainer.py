@@ -5,7 +5,9 @@ own learning rate, in phase 2."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import shutil
 from dataclasses import dataclass, field
 
@@ -19,10 +21,10 @@ from keras_tl.data.image_cache import image_cache_file
 from keras_tl.data.pipeline import balanced_class_weights
 from keras_tl.errors import KerasTLError
 from keras_tl.models import input_size, model_input_names
-from keras_tl.run import RunFolder
+from keras_tl.run import RunFolder, atomic_write_text
 from keras_tl.train.cached_features import PhaseInputs, plan_cached_phase1
-from keras_tl.train.callbacks import (EpochSeeds, backup_dir, best_weights_file, done_weights_file,
-                                      phase_callbacks)
+from keras_tl.train.callbacks import (EpochSeeds, backup_dir, best_weights_file, done_weights_file, finished_dir,
+                                      phase_callbacks, phases_file, read_history)
 from keras_tl.train.freezing import freeze_base, unfreeze_for_fine_tuning
 from keras_tl.train.optimizers import fine_tune_optimizer, make_optimizer
 from keras_tl.train.seeding import seed_everything
@@ -31,6 +33,9 @@ from keras_tl.train.speed import compile_options
 
 class TrainingDiverged(KerasTLError):
     pass
+
+
+REFUSE_HINT = "pass --overwrite to start over, or -o name=NEW for a new run"
 
 
 @dataclass
@@ -66,6 +71,9 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
     size = input_size(config.model)
     has_val = bool(data.splits["val"])
     monitor = cfg.monitor if has_val else cfg.monitor.replace("val_", "")
+    if monitor != cfg.monitor:
+        log(f"note: there is no validation split, so early stopping and the best checkpoint follow the training "
+            f"{monitor} instead of train.monitor={cfg.monitor}")
     common = dict(image_size=size, batch_size=config.data.batch_size, seed=config.seed, cache=config.data.cache,
                   inputs=model_input_names(model))
 
@@ -85,25 +93,41 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
     run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
     result = TrainResult(model)
 
+    check_epochs(run, config)
+    phases = _read_phases(run)
+    ran = _epochs_logged(run, phases, cfg.phase1.epochs)
+
     def run_phase(phase: int, epochs: int, initial_epoch: int, optimizer, cached=None) -> PhaseResult:
         done = done_weights_file(run, phase)
         trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+        head_only = cached is not None
         if done.is_file():
-            model.load_weights(str(done))
-            log(f"phase {phase}: already finished, weights restored")
-            return PhaseResult(phase, 0, resumed=True, skipped=True, trainable_params=trainable)
+            planned = phases.get(str(phase), {})
+            stopped_early = planned.get("epochs_run", 0) < planned.get("epochs", 0)
+            if not planned or stopped_early or ran[phase] == epochs:
+                model.load_weights(str(done))
+                log(f"phase {phase}: already finished, weights restored")
+                return PhaseResult(phase, 0, resumed=True, skipped=True, trainable_params=trainable)
+            # More epochs than it finished with: continue from its last epoch's state, as after an interrupt.
+            if not finished_dir(run, phase, head_only).is_dir():
+                raise KerasTLError(f"phase {phase} finished without keeping its training state, so it cannot add "
+                                   f"epochs: {REFUSE_HINT}")
+            shutil.rmtree(backup_dir(run, phase, head_only), ignore_errors=True)
+            os.replace(finished_dir(run, phase, head_only), backup_dir(run, phase, head_only))
+            done.unlink()
         if epochs == 0:
             return PhaseResult(phase, 0, resumed=False, skipped=True, trainable_params=trainable)
+        phases[str(phase)] = {"first_epoch": initial_epoch, "epochs": epochs}
+        _write_phases(run, phases)
         seed_everything(config.seed + phase, cfg.deterministic)
-        head_only = cached is not None
         fit = cached.inputs() if head_only else PhaseInputs(model, train_ds, val_ds)
         steps_per_execution = max(options["steps_per_execution"], fit.min_steps_per_execution)
         compile_for(fit.model, optimizer, data.multi_label, **{**options, "steps_per_execution": steps_per_execution})
-        resumed = (backup_dir(run, phase, head_only) / "training_metadata.json").is_file()
+        resumed = _usable_backup(backup_dir(run, phase, head_only))
         log(f"phase {phase}: {'resuming' if resumed else 'training'} {trainable:,} parameters for {epochs} epochs"
-            + (" on cached features" if head_only else ""))
+            + (f" ({ran[phase]} done)" if resumed and ran[phase] else "") + (" on cached features" if head_only else ""))
         callbacks = phase_callbacks(run, phase, monitor=monitor, patience=cfg.early_stopping_patience,
-                                    has_validation=has_val, restore_best=cfg.restore_best,
+                                    restore_best=cfg.restore_best,
                                     phase1_epochs=cfg.phase1.epochs, steps_per_epoch=steps, head_only=head_only,
                                     epoch_seeds=EpochSeeds(epoch, config.seed))
         fit.model._initial_epoch = None  # Keras keeps the epoch an earlier phase's BackupAndRestore restored
@@ -120,7 +144,9 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
         if cfg.restore_best and best.is_file():
             fit.model.load_weights(str(best))  # the head model shares its layers with the full model
         model.save_weights(str(done))
-        shutil.rmtree(backup_dir(run, phase, head_only), ignore_errors=True)
+        phases[str(phase)]["epochs_run"] = _epochs_logged(run, phases, cfg.phase1.epochs)[phase]
+        _write_phases(run, phases)
+        _keep_finished_state(run, phase, head_only)
         return PhaseResult(phase, len(history.epoch), resumed=resumed, trainable_params=trainable)
 
     freeze_base(model)
@@ -133,6 +159,66 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
                                     text_learning_rate=config.text.learning_rate)
     result.phases.append(run_phase(2, cfg.phase2.epochs, cfg.phase1.epochs, optimizer))
     return result
+
+
+def check_epochs(run: RunFolder, config: ExperimentConfig) -> None:
+    """Refuse epoch settings that contradict the epochs a run already trained (epochs cannot be untrained)."""
+    ran = _epochs_logged(run, _read_phases(run), config.train.phase1.epochs)
+    for phase, epochs in ((1, config.train.phase1.epochs), (2, config.train.phase2.epochs)):
+        if ran[phase] > epochs:
+            raise KerasTLError(f"phase {phase} already ran {ran[phase]} epochs, more than "
+                               f"train.phase{phase}.epochs={epochs}: {REFUSE_HINT}")
+
+
+def _read_phases(run: RunFolder) -> dict:
+    try:
+        return json.loads(phases_file(run).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # a new run, or one of a keras_tl that kept no record
+
+
+def _write_phases(run: RunFolder, phases: dict) -> None:
+    atomic_write_text(phases_file(run), json.dumps(phases, indent=1))
+
+
+def _epochs_logged(run: RunFolder, phases: dict, phase1_epochs: int) -> dict[int, int]:
+    """Epochs in history.csv per phase. Phase 2's epochs are numbered from phase 1's planned epochs, so once
+    phase 2 has started that number may not change."""
+    started = phases.get("2", {}).get("first_epoch")
+    if started is None and (done_weights_file(run, 2).is_file() or backup_dir(run, 2).is_dir()):
+        started = phase1_epochs  # a run of a keras_tl that kept no record
+    if started is not None and started != phase1_epochs:
+        raise KerasTLError(f"phase 2 of this run already started after {started} phase-1 epochs; "
+                           f"train.phase1.epochs={phase1_epochs} would renumber its epochs: {REFUSE_HINT}")
+    epochs = [int(row["epoch"]) for row in read_history(run.history_file)]
+    boundary = math.inf if started is None else started
+    return {1: sum(e < boundary for e in epochs), 2: sum(e >= boundary for e in epochs)}
+
+
+def _usable_backup(backup) -> bool:
+    """Whether a BackupAndRestore state can be resumed. A save interrupted after the weights but before the
+    metadata would make Keras restore new weights at epoch 0: go back to the previous copy, or drop it."""
+    metadata = backup / "training_metadata.json"
+    if backup.is_dir() and not metadata.is_file():
+        previous = [backup / "latest.weights.h5.bkp", backup / "training_metadata.json.bkp"]
+        if all(p.is_file() for p in previous):
+            os.replace(previous[0], backup / "latest.weights.h5")
+            os.replace(previous[1], metadata)
+        else:
+            shutil.rmtree(backup)
+    return metadata.is_file()
+
+
+def _keep_finished_state(run: RunFolder, phase: int, head_only: bool) -> None:
+    """Keep the phase's last training state (weights and optimizer) for a later rerun with more epochs; its
+    previous copy (``.bkp``) is only needed while an interrupt can land mid-write."""
+    backup, kept = backup_dir(run, phase, head_only), finished_dir(run, phase, head_only)
+    if not backup.is_dir():
+        return
+    for copy in backup.glob("*.bkp"):
+        copy.unlink()
+    shutil.rmtree(kept, ignore_errors=True)
+    os.replace(backup, kept)
 
 
 def _raise_if_diverged(history: keras.callbacks.History, phase: int, run: RunFolder, head_only: bool) -> None:

@@ -5,9 +5,12 @@ letterbox). Pillow's BILINEAR filter widens with the scale when it shrinks an im
 antialiasing; resizing each channel as a float ("F") image keeps the fractions that a uint8 resize would round
 away, so a decoded image reaches the model with the same values as in training.
 
+A file that training converts (EXIF-rotated, alpha, palette, CMYK, 16-bit, animated, WebP/TIFF, huge) is turned
+into RGB by the rule training uses (decoding.py), so it reaches the resize with the pixels training saw.
+
 JPEG decoders differ by a few levels per pixel: TensorFlow decodes with libjpeg's fast integer DCT and smooth
-chroma upsampling, Pillow with the accurate DCT. simplejpeg (libjpeg-turbo) decodes the way TensorFlow does,
-byte for byte; without it (or for JPEGs it cannot convert to RGB, such as CMYK) Pillow decodes instead.
+chroma upsampling, Pillow with the accurate DCT. simplejpeg (libjpeg-turbo) decodes the files TensorFlow
+decodes itself the way it does, byte for byte; without it Pillow decodes them instead.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ try:
 except ImportError:  # a platform without its wheel: Pillow decodes JPEGs too, a few levels apart
     simplejpeg = None
 
+from .decoding import DECODE_ERRORS, open_image, to_rgb
 from .errors import EdgeError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 
 def resize(image: Image.Image, size: int) -> np.ndarray:
-    """[size, size, 3] float32 in 0-255 from any Pillow image (alpha dropped, grey repeated, as in training)."""
+    """[size, size, 3] float32 in 0-255 from an RGB or grayscale Pillow image (grey repeated, as in training)."""
     channels = image.convert("RGB").split()
     resized = [np.asarray(c.convert("F").resize((size, size), Image.BILINEAR), dtype=np.float32) for c in channels]
     return np.clip(np.stack(resized, axis=-1), 0.0, 255.0)
@@ -38,15 +42,15 @@ def resize(image: Image.Image, size: int) -> np.ndarray:
 def load_image(path: str | Path, size: int) -> np.ndarray:
     try:
         data = Path(path).read_bytes()
-        if simplejpeg is not None and simplejpeg.is_jpeg(data):
-            try:
+        image, reasons = open_image(data)
+        with image:
+            if reasons:
+                return resize(to_rgb(image), size)
+            if simplejpeg is not None and image.format == "JPEG":
                 rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=True, fastupsample=False)
                 return resize(Image.fromarray(rgb), size)
-            except ValueError:
-                pass  # not decodable to RGB by libjpeg-turbo: Pillow converts it below
-        with Image.open(path) as image:
             return resize(image, size)
-    except (OSError, ValueError) as err:  # Pillow raises these for missing, truncated and foreign files
+    except DECODE_ERRORS as err:
         raise EdgeError(f"cannot read image {path}: {err}") from None
 
 

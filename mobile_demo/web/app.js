@@ -2,7 +2,7 @@
 // its labels and input normalization (TFLite metadata). With ?size=N (the model's input size; serve.py adds it)
 // the page resizes pictures itself the way training did; without it MediaPipe resizes them.
 import { FilesetResolver, ImageClassifier } from "./vendor/vision_bundle.mjs";
-import { resizeForModel } from "./resize.js";
+import { decodePicture, onWhite, resizeForModel } from "./resize.js";
 
 const TOP_K = 3;
 const query = new URLSearchParams(location.search);
@@ -40,10 +40,13 @@ async function classifyPhoto(file) {
   const photo = $("photo");
   URL.revokeObjectURL(photo.src);
   photo.src = URL.createObjectURL(file);
-  await photo.decode();
+  const picture = await decodePicture(file);  // what the model sees; the <img> only shows the photo
   photo.hidden = false;
   await useMode("IMAGE");
-  const input = modelInput(photo, photo.naturalWidth, photo.naturalHeight);
+  const { width, height } = picture;
+  // Without ?size MediaPipe resizes the photo, which still goes on white first (resizeForModel does that too).
+  const input = inputSize ? resizeForModel(picture, width, height, inputSize) : onWhite(picture, width, height);
+  picture.close();
   const start = performance.now();
   const result = classifier.classify(input);
   show(result, performance.now() - start);

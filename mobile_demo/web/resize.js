@@ -19,12 +19,27 @@ function taps(inSize, outSize) {
   return result;
 }
 
-// RGBA pixels of `source` (anything drawImage takes, at its natural size) -> ImageData of size x size.
-export function resizeForModel(source, width, height, size) {
+// A picked photo or file as training decodes it: turned as its EXIF orientation says (phones store photos
+// sideways), colours as stored (Pillow applies no colour profile). The browser decodes palette, CMYK and 16-bit
+// files itself, and an animation's first frame.
+export function decodePicture(blob) {
+  return createImageBitmap(blob, { imageOrientation: "from-image", colorSpaceConversion: "none" });
+}
+
+// The pixels of `source` (anything drawImage takes, at its natural size) on white: training composites
+// transparent pixels on white, and an empty canvas would give them as black.
+export function onWhite(source, width, height) {
   const canvas = new OffscreenCanvas(width, height);
   const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.fillStyle = "#fff";
+  context.fillRect(0, 0, width, height);
   context.drawImage(source, 0, 0);
-  const pixels = context.getImageData(0, 0, width, height).data;
+  return context.getImageData(0, 0, width, height);
+}
+
+// RGBA pixels of `source` (as for onWhite) -> ImageData of size x size.
+export function resizeForModel(source, width, height, size) {
+  const pixels = onWhite(source, width, height).data;
   const across = taps(width, size);
   const down = taps(height, size);
   const rows = new Float32Array(height * size * 3);  // resized along x, still full height
