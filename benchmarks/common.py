@@ -63,7 +63,7 @@ def easy_vqa_folders(workdir: Path, pretrain_images: int = 2000) -> dict[str, Pa
 
 
 def pretrained_base(config, workdir: Path, epochs: int = 10, log=print) -> Path:
-    """A base pretrained from scratch on the 'pretrain' pictures (no ImageNet offline), as the quickstart does."""
+    """A base pretrained from scratch on the 'pretrain' pictures: the older benchmarks' stand-in for ImageNet."""
     from keras_tl.quickstart.pretrain import pretrain_base
 
     return pretrain_base(config, easy_vqa_folders(workdir)["pretrain"], workdir, epochs=epochs, log=log)

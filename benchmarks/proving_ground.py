@@ -165,9 +165,16 @@ def export(run: Path, *flags: str) -> dict:
     return report
 
 
-def artifact_rows(report: dict, run: Path, fp32_gzip: int, keras_accuracy: float, label: str) -> list[dict]:
+PRUNED_ARTIFACTS = ("model_fp32.tflite", "model_int8.tflite", "model_qat_int8.tflite")
+
+
+def artifact_rows(report: dict, run: Path, fp32_gzip: int, keras_accuracy: float, label: str,
+                  only: tuple = ()) -> list[dict]:
+    """``only``: the file names this export built (it also re-verifies older files, against its new model)."""
     rows = []
     for entry in report["artifacts"]:
+        if only and Path(entry.get("path") or "").name.removesuffix(".failed") not in only:
+            continue
         path = run / entry["path"] if entry.get("path") else None
         gz = len(gzip.compress(path.read_bytes())) if path and path.is_file() else None
         rows.append({
@@ -179,6 +186,35 @@ def artifact_rows(report: dict, run: Path, fp32_gzip: int, keras_accuracy: float
             "gzip_x_fp32": None if gz is None else gz / fp32_gzip, "latency_ms_p50": entry.get("latency_ms_p50"),
             "runtime": entry.get("runtime")})
     return rows
+
+
+def markdown(payload: dict, rows: list[dict]) -> str:
+    """The results as a page: the two recipes, then every artifact against the Keras fp32 model."""
+    m, args = payload["machine"], payload["args"]
+    lines = [f"# Proving ground: {args['backbone']} at {args['size']} px, Fashion-MNIST {args['per_class']} per class",
+             "", f"Measured {m['date']} on {m['cpu_count']} CPU cores ({m['processor']}), TensorFlow {m['tensorflow']}, "
+             f"Keras {m['keras']}; load average {m['load_average_1_5_15']} at the end. Accuracy on all "
+             f"{payload['test_images']:,} test images. Written by `python -m benchmarks.proving_ground` "
+             "(raw numbers in the .json and .csv beside this page).", "",
+             "| recipe | test accuracy | phase 1 s | phase 2 s |", "|---|---|---|---|"]
+    lines += [f"| {r['recipe']} | {r['test_accuracy']:.4f} | {r['phase1_seconds']:.0f} | {r['phase2_seconds']:.0f} |"
+              for r in payload["recipes"]]
+    lines += ["", f"Keras fp32 reference: {payload['keras_fp32_accuracy']:.4f}. Drop in points vs that model; "
+              "agreement with the model each file was converted from (the pruned / QAT Keras model for those files).",
+              "", "| export | artifact | status | accuracy | drop (points) | agreement [95 %] | gzip x fp32 | "
+              "latency p50 ms |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        interval = r.get("agreement_95") or [None, None]
+        agreement = "-" if r["agreement"] is None else (
+            f"{r['agreement']:.4f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval[0] is not None else ""))
+        lines.append(f"| {r['export']} | {r['artifact']} | {r['status']} | {_num(r['accuracy'], '.4f')} | "
+                     f"{_num(r['drop_points'], '.2f')} | {agreement} | {_num(r['gzip_x_fp32'], '.3f')} | "
+                     f"{_num(r['latency_ms_p50'], '.2f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def main() -> None:
@@ -203,7 +239,7 @@ def main() -> None:
     keras_accuracy = quantized["keras_accuracy"]
     rows = artifact_rows(quantized, run, fp32_gzip, keras_accuracy, "export --qat")
     pruned = export(run, "--prune", "0.5", "--qat", "--formats", "tflite", "--quantize", "fp32,int8")
-    rows += artifact_rows(pruned, run, fp32_gzip, keras_accuracy, "export --prune 0.5 --qat")
+    rows += artifact_rows(pruned, run, fp32_gzip, keras_accuracy, "export --prune 0.5 --qat", PRUNED_ARTIFACTS)
     payload = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "recipes": recipes,
                "keras_fp32_accuracy": keras_accuracy, "test_images": quantized["samples"],
                "export_seconds": {"quantized": quantized["seconds"], "pruned": pruned["seconds"]},
@@ -215,6 +251,7 @@ def main() -> None:
                        "latency_ms_p50"])
     for path in write_results(name, payload, rows):
         print(path)
+    (RESULTS_DIR / f"{name}.md").write_text(markdown(payload, rows), encoding="utf-8")
     print(RESULTS_DIR)
 
 

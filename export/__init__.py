@@ -8,7 +8,7 @@ benchmark of them all. Public entry points::
     report = export_run("runs/quickstart")           # -> the export_report.json contents
     predictor = predictor_for("runs/quickstart/export/model_int8.tflite")
 
-This package reads keras_tl only through its public modules and the run folder (design.md section 3).
+This package reads keras_tl only through its public modules and the run folder (docs/architecture.md).
 """
 
 from export.api import benchmark_run, export_run, load_run_config

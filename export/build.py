@@ -80,8 +80,12 @@ class ArtifactBuilder:
         keep_float = self._text_tower_kept_float(precision)
         kept = onnx_export.quantize(fp32, out, self.inputs.representative(cfg.representative_samples),
                                     labels=self.inputs.labels, producer=PRODUCER, scratch=self.work,
-                                    quant_format=cfg.onnx_quant_format, keep_float=keep_float)
-        details = {**details, "quant_format": cfg.onnx_quant_format, "per_channel": True}
+                                    quant_format=cfg.onnx_quant_format, keep_float=keep_float,
+                                    calibrate=cfg.onnx_calibration, percentile=cfg.onnx_calibration_percentile)
+        details = {**details, "quant_format": cfg.onnx_quant_format, "per_channel": True,
+                   "calibration": cfg.onnx_calibration}
+        if cfg.onnx_calibration == "percentile":
+            details["calibration_percentile"] = cfg.onnx_calibration_percentile
         if self.inputs.takes_text:
             details.update(text_tower=self.config.int8_text_tower, float_nodes=kept)
         return details

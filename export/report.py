@@ -1,6 +1,6 @@
 """export_report.json and the table printed after export and benchmark.
 
-One entry per artifact (design.md section 4): path, format, precision, size_bytes, sha256, accuracy,
+One entry per artifact (docs/export.md): path, format, precision, size_bytes, sha256, accuracy,
 top1_agreement, max_abs_diff, latency_ms_p50, runtime -- plus p90, threshold, passed and status -- and the Keras
 model's own row (its accuracy is the reference every artifact is compared with).
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -41,9 +42,11 @@ def run_folder_for(config: ExperimentConfig) -> RunFolder:
     return RunFolder(Path(config.output_dir) / config.name)
 
 
-def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bool = False, log=print) -> RunFolder:
+def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bool = False, log=print,
+                command: Optional[str] = None) -> RunFolder:
     """Prepare data, train both phases, save model.keras, evaluate and write the report. Rerun to resume.
 
+    ``command``: how the user asked for it (the CLI passes its command line), kept in training.json for the report.
     With train.distribution set, run the same call on every worker; only the chief writes the run folder."""
     run = run_folder_for(config)
     _refuse_overlap_with_data(run, config)
@@ -54,7 +57,7 @@ def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bo
     workspace = run if placement.is_chief else worker_scratch(run, placement.task, fresh=overwrite)
     _claim_run_folder(workspace, config, overwrite=overwrite, resume=resume, log=log)
     try:
-        return _train_into(run, workspace, placement, config, log)
+        return _train_into(run, workspace, placement, config, log, command)
     except OSError as err:
         # Disk full / quota / file-size limit while writing checkpoints or results: the epochs already backed up
         # are safe, so say how to continue instead of showing a traceback.
@@ -63,7 +66,9 @@ def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bo
                           "the same command to resume") from None
 
 
-def _train_into(run: RunFolder, workspace: RunFolder, placement, config: ExperimentConfig, log) -> RunFolder:
+def _train_into(run: RunFolder, workspace: RunFolder, placement, config: ExperimentConfig, log,
+                command: Optional[str]) -> RunFolder:
+    started = time.time()
     seed_everything(config.seed, config.train.deterministic)
     data = _data_for(workspace, config, log)
     for warning in warnings_for(data):
@@ -85,6 +90,7 @@ def _train_into(run: RunFolder, workspace: RunFolder, placement, config: Experim
         return run
     model = float32_model(model)
     save_model_atomically(model, run.model_file)
+    run.record_training(command, started, time.time())
     # A multi-worker model would run every prediction as a collective with workers that have already left.
     evaluate_run(run, model=None if placement.multi_worker else model, data=data, progress=True)
     write_report(run, model=model)

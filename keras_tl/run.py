@@ -1,13 +1,15 @@
 """The run folder: the one place a training run writes to, and what every later command reads.
 
-Layout (design.md section 4): config.yaml, labels.txt, splits/, model.keras, history.csv, metrics.json,
+Layout (docs/architecture.md): config.yaml, labels.txt, splits/, model.keras, history.csv, metrics.json,
 plots/, report.md, tensorboard/, checkpoints/, export/ -- plus data/ for the scan report and converted images,
 and tokenizer.json for models that take text.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +20,7 @@ from keras_tl.errors import RunFolderError
 # attempt) may delete. Anything else there belongs to the user.
 OWN_ENTRIES = frozenset({
     "config.yaml", "labels.txt", "splits", "model.keras", "history.csv", "metrics.json", "plots", "report.md",
-    "report.html", "tensorboard", "checkpoints", "export", "data", "tokenizer.json", "predictions",
+    "report.html", "tensorboard", "checkpoints", "export", "data", "tokenizer.json", "predictions", "training.json",
 })
 _OWN_TEMPORARIES = frozenset({"model.partial.keras", ".write-test"})
 
@@ -36,6 +38,27 @@ class RunFolder:
     @property
     def config_file(self) -> Path:
         return self.path / "config.yaml"
+
+    @property
+    def training_file(self) -> Path:
+        """The command that trained the run and each attempt's wall time (a resumed run has several)."""
+        return self.path / "training.json"
+
+    def training_record(self) -> dict:
+        if not self.training_file.is_file():
+            return {}
+        try:
+            return json.loads(self.training_file.read_text(encoding="utf-8"))
+        except ValueError:
+            return {}  # half-written by a crash: the report falls back to file times
+
+    def record_training(self, command: Optional[str], started: float, finished: float) -> None:
+        record = self.training_record()
+        record.setdefault("attempts", []).append({
+            "command": command, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "seconds": round(finished - started, 1)})
+        record["seconds"] = round(sum(a["seconds"] for a in record["attempts"]), 1)
+        atomic_write_text(self.training_file, json.dumps(record, indent=1))
 
     @property
     def labels_file(self) -> Path:

@@ -50,6 +50,16 @@ def test_every_converted_tensor_lands_in_a_layer(imagenet_lite0):
                                                           for w in layers[name].weights)
 
 
+def test_raw_pixels_are_normalised_as_the_weights_expect():
+    import keras
+
+    model = EfficientNetLite0(include_top=False, weights=None, input_shape=(32, 32, 3))
+    norm = next(layer for layer in model.layers if isinstance(layer, keras.layers.Normalization))
+    raw = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    normalised = keras.Model(model.input, norm.output)(raw)
+    np.testing.assert_allclose(np.asarray(normalised), (raw - 127.0) / 128.0, rtol=1e-5, atol=1e-5)
+
+
 def test_registry_entry_names_its_package():
     spec = get_backbone("efficientnet-lite0")
     assert spec.name == "efficientnetlite0" and spec.default_size == 224

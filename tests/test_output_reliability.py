@@ -120,7 +120,8 @@ def test_a_run_without_a_val_split_trains_exports_and_reports(tmp_path, config_f
     text = (run / "report.md").read_text()
     assert "Best `loss`: " in text and "| NA" not in text
     assert "<summary>Resolved config</summary>" in text and "val_fraction: 0.0" in text
-    assert "Report written 20" in text and "Training: 2 epochs" in text
+    assert "Report written 20" in text and "Training: 2 epochs, started 20" in text
+    assert f"Command: `keras-tl train {tmp_path / 'noval.yaml'}`" in text  # the command as the user typed it
     bad_input("report without a val split", "best train loss shown, no NA")
 
 

@@ -183,7 +183,9 @@ def test_run_folder_of_another_experiment_is_refused(tmp_path, capsys, config_fa
     path = write_config(tmp_path / "mine.yaml", config)
     assert run_cli(capsys, "train", path)[0] == 0
     expect_error(capsys, bad_input, "run folder holds another experiment", "holds a different experiment", "train", path,
-                 "-o", "seed=1")
+                 "-o", "train.phase1.learning_rate=0.5")
+    expect_error(capsys, bad_input, "rerun with another seed (other splits)", "cannot continue with seed changed",
+                 "train", path, "-o", "seed=1", "--resume")
 
 
 def test_unsafe_and_corrupt_model_files(tmp_path, capsys, image_folder, bad_input):

@@ -19,7 +19,7 @@ from tests.helpers import tiny_config
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars")
-# What the export package writes (design.md section 4); the report shows whatever of it is present.
+# What the export package writes (docs/export.md); the report shows whatever of it is present.
 EXPORT_REPORT = {
     "keras_accuracy": 0.5,
     "artifacts": [

@@ -94,7 +94,7 @@ def test_missing_or_odd_weights_files(tmp_path):
     with pytest.raises(ModelError, match=".weights.h5, .h5 or .keras"):
         weights_source(str(tmp_path / "w.txt"))
     (tmp_path / "junk.keras").write_bytes(b"not a zip")
-    with pytest.raises(ModelError, match="could not be read"):
+    with pytest.raises(ModelError, match="not a valid .keras file"):
         build_classifier(model_cfg(tmp_path / "junk.keras"), 3)
     assert weights_source("none") is None and weights_source("ImageNet") == "imagenet"
 

@@ -1,4 +1,4 @@
-"""Pruning and quantization-aware training with TFMOT, through a Keras 3 -> tf_keras bridge (design.md 3.5).
+"""Pruning and quantization-aware training with TFMOT, through a Keras 3 -> tf_keras bridge (docs/compression.md).
 
 Entry points (each takes the run's Keras 3 model, its PreparedData and the ExperimentConfig):
 

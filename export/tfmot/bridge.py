@@ -1,4 +1,4 @@
-"""The Keras 3 <-> tf_keras bridge (design.md section 3.5).
+"""The Keras 3 <-> tf_keras bridge (docs/compression.md).
 
 TFMOT only accepts tf_keras models with a flat graph. ``to_tf_keras`` walks a Keras 3 functional model, creates the
 same layers in tf_keras, calls them on the same connections (inlining a nested base model, so the result is always

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from keras_tl.errors import KerasTLError
@@ -13,7 +14,8 @@ def train(args) -> int:
     from keras_tl.config import load_config
 
     config = load_config(args.config, args.override)
-    run = api.train_model(config, overwrite=args.overwrite, resume=args.resume)
+    run = api.train_model(config, overwrite=args.overwrite, resume=args.resume,
+                          command=shlex.join(["keras-tl", *args.argv]))
     _print_metrics(run)
     if (run.path / "report.html").is_file():  # a non-chief worker writes no report
         print(f"report: {run.path / 'report.html'}")
@@ -108,7 +110,7 @@ def quickstart(args) -> int:
 
 
 def export(args) -> int:
-    from export import api as export_api  # the top-level export package (design.md section 3)
+    from export import api as export_api  # the top-level export package (docs/architecture.md)
 
     return export_api.run_from_cli(args)
 

@@ -98,7 +98,9 @@ def _overrides(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command as typed, which the run's report shows
     from keras_tl.cli.quiet import import_tensorflow_quietly
     from keras_tl.errors import KerasTLError, WriteFailed
 

@@ -25,29 +25,43 @@ Switch = Annotated[Literal["auto", "on", "off"], BeforeValidator(_switch_from_bo
 class AugmentConfig(Section):
     """Random augmentation applied to training batches only (never at evaluation or export)."""
 
-    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = "horizontal"
+    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = Field(
+        "horizontal", description="random mirroring: left-right, up-down, both, or none")
     rotation: float = Field(0.05, ge=0, le=1, description="fraction of a full turn")
-    zoom: float = Field(0.1, ge=0, lt=1)
-    contrast: float = Field(0.1, ge=0, le=1)
+    zoom: float = Field(0.1, ge=0, lt=1, description="random zoom in or out by up to this fraction of the image side; "
+                        "0 = off")
+    contrast: float = Field(0.1, ge=0, le=1, description="random contrast factor drawn from [1 - contrast, "
+                            "1 + contrast]; 0 = off")
 
 
 class DataConfig(Section):
     source: str = Field("", description="image folder (one sub-folder per class) or a .csv/.jsonl manifest")
-    image_column: str = "image"
-    label_column: str = "label"
-    text_column: str = "text"
+    image_column: str = Field("image", description="manifest column with the image path (relative to the "
+                              "manifest's folder)")
+    label_column: str = Field("label", description="manifest column with the label (with multi_label: labels "
+                              "joined by label_separator, or a JSONL list)")
+    text_column: str = Field("text", description="manifest column with the text of text models (an image folder "
+                             "reads a .txt file next to each image instead)")
     label_separator: str = Field("|", min_length=1, description="separates labels of one image when multi_label")
-    val_fraction: float = Field(0.15, ge=0, lt=1)
-    test_fraction: float = Field(0.15, ge=0, lt=1)
-    batch_size: int = Field(32, ge=1)
-    cache: Literal["memory", "disk", "none"] = "memory"
+    val_fraction: float = Field(0.15, ge=0, lt=1, description="share of each class put in the val split (manifest "
+                                "rows with a split column keep theirs)")
+    test_fraction: float = Field(0.15, ge=0, lt=1, description="share of each class put in the test split (manifest "
+                                 "rows with a split column keep theirs)")
+    batch_size: int = Field(32, ge=1, description="images per step on each replica while training; also the batch "
+                            "of evaluation")
+    cache: Literal["memory", "disk", "none"] = Field(
+        "memory", description="decoded, resized train/val images: memory: kept in RAM after the first epoch; disk: "
+                              "written to a tf.data cache file; none: decoded again every epoch")
     cache_dir: Optional[str] = Field(
         None, description="with cache: disk, a folder shared across runs (cache files are named after their images); "
                           "default: inside the run folder")
     augment: AugmentConfig = AugmentConfig()
-    class_weights: Literal["none", "balanced"] = "none"
+    class_weights: Literal["none", "balanced"] = Field(
+        "none", description="balanced: weight the loss by inverse class frequency in the train split (single-label "
+                            "only)")
     allow_outside_root: bool = Field(False, description="let manifest paths point outside the manifest's folder")
-    scan_workers: int = Field(8, ge=1)
+    scan_workers: int = Field(8, ge=1, description="threads that decode every image once before training (to check "
+                              "it, convert what TensorFlow cannot read, and find duplicates)")
 
     @model_validator(mode="after")
     def _cache_dir_needs_disk_cache(self):
@@ -57,14 +71,19 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
-    backbone: str = "mobilenetv2"
+    backbone: str = Field("mobilenetv2", description="pretrained image base, one of docs/backbones.md (case, - "
+                          "and _ are ignored)")
     weights: str = Field("imagenet", description="imagenet | none | PATH (.weights.h5, .h5 or .keras)")
     input_size: Optional[int] = Field(None, ge=8, description="square input side; default from the backbone")
     alpha: Optional[float] = Field(None, gt=0, description="width multiplier (MobileNet families only)")
-    pooling: Literal["avg", "max"] = "avg"
-    dropout: float = Field(0.2, ge=0, lt=1)
-    hidden_units: list[int] = Field(default_factory=list)
-    multi_label: bool = False
+    pooling: Literal["avg", "max"] = Field("avg", description="global average or max pooling of the base's last "
+                                           "feature map")
+    dropout: float = Field(0.2, ge=0, lt=1, description="dropout rate before the output layer and after each hidden "
+                           "layer; 0 = none")
+    hidden_units: list[int] = Field(default_factory=list, description="widths of ReLU dense layers between the "
+                                    "features and the output layer; [] = none")
+    multi_label: bool = Field(False, description="several labels per image: sigmoid outputs, binary cross-entropy, "
+                              "metrics at a 0.5 threshold; false: one label, softmax")
     modality: Literal["image", "text", "image_text"] = Field(
         "image", description="inputs of the model: image only, text only (the text section's BERT), or both fused")
 
@@ -94,19 +113,24 @@ class TextConfig(Section):
 
 
 class PhaseConfig(Section):
-    epochs: int = Field(5, ge=0)
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
-    learning_rate: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    epochs: int = Field(5, ge=0, description="phase 1: only the head trains, on the frozen base; 0 skips the phase")
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = Field(
+        "adam", description="Keras optimizer; sgd uses Nesterov momentum 0.9")
+    learning_rate: float = Field(1e-3, gt=0, description="constant learning rate of phase 1")
+    weight_decay: float = Field(0.0, ge=0, description="optimizer weight decay; 0 = none (adamw then uses Keras' "
+                                "default, 0.004)")
 
 
 class FineTuneConfig(PhaseConfig):
-    epochs: int = Field(5, ge=0)
-    learning_rate: float = Field(1e-5, gt=0)
+    epochs: int = Field(5, ge=0, description="phase 2: the head and the unfrozen top of the base train together; 0 "
+                        "skips the phase")
+    learning_rate: float = Field(1e-5, gt=0, description="peak learning rate of phase 2: linear warmup from 0, then "
+                                 "cosine decay to 0 by the phase's last step")
     fine_tune_from: Optional[Union[int, str]] = Field(
         None, description="top N base layers (int) or the first layer/block name to unfreeze; default per backbone"
     )
-    warmup_epochs: float = Field(1.0, ge=0)
+    warmup_epochs: float = Field(1.0, ge=0, description="epochs (fractions allowed) of linear learning-rate "
+                                 "warmup at the start of phase 2")
     layerwise_lr_decay: float = Field(1.0, gt=0, le=1, description="1.0 = off; <1 lowers the LR toward the input")
     lr_groups: int = Field(4, ge=1, description="groups of unfrozen base layers that share one decayed LR")
 
@@ -117,10 +141,14 @@ class TrainConfig(Section):
     monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"] = Field(
         "val_loss", description="metric of early stopping and the best checkpoint; a val_* metric falls back to its "
                                 "training metric when there is no validation split")
-    early_stopping_patience: int = Field(5, ge=0, description="0 = off")
-    restore_best: bool = True
-    deterministic: bool = True
-    verbose: Literal[0, 1, 2] = 2
+    early_stopping_patience: int = Field(5, ge=0, description="a phase stops after this many epochs without "
+                                         "improvement of train.monitor; 0 = off")
+    restore_best: bool = Field(True, description="each phase ends with the weights of its best epoch by "
+                               "train.monitor; false: its last epoch's")
+    deterministic: bool = Field(True, description="TensorFlow op determinism: a rerun on the same machine gives the "
+                                "same metrics (can be slower; rules out jit_compile: on)")
+    verbose: Literal[0, 1, 2] = Field(2, description="Keras training output: 0 none, 1 a progress bar, 2 one line "
+                                      "per epoch")
     cache_features: Switch = Field(
         "auto", description="phase 1 trains the head on base features computed once; auto: when data.augment is "
                             "off or feature_views > 0, and the model has only an image input")
@@ -141,8 +169,10 @@ class TrainConfig(Section):
 
 
 class EvaluateConfig(Section):
-    split: Literal["train", "val", "test"] = "test"
-    top_k: int = Field(3, ge=1)
+    split: Literal["train", "val", "test"] = Field(
+        "test", description="split that the run's report is computed on, and the default of keras-tl evaluate --split")
+    top_k: int = Field(3, ge=1, description="k of the top-k accuracy metric (single-label; left out when k >= the "
+                       "number of classes)")
 
 
 class VerifyThresholds(Section):
@@ -153,20 +183,26 @@ class VerifyThresholds(Section):
 
 
 class BenchmarkConfig(Section):
-    runs: int = Field(50, ge=1)
-    warmup: int = Field(5, ge=0)
-    threads: int = Field(2, ge=1)
+    runs: int = Field(50, ge=1, description="timed batch-1 predictions per model; latency is their p50 and p90")
+    warmup: int = Field(5, ge=0, description="untimed predictions before the timed ones")
+    threads: int = Field(2, ge=1, description="CPU threads of LiteRT and ONNX Runtime while verifying and timing "
+                         "artifacts")
 
 
 class ExportConfig(Section):
-    formats: list[Literal["tflite", "onnx"]] = Field(default_factory=lambda: ["tflite", "onnx"])
+    formats: list[Literal["tflite", "onnx"]] = Field(default_factory=lambda: ["tflite", "onnx"], description=(
+        "file formats to build: tflite (LiteRT) and onnx (ONNX Runtime); keras-tl export --formats"))
     quantize: list[Literal["fp32", "fp16", "dynamic", "int8"]] = Field(
-        default_factory=lambda: ["fp32", "fp16", "dynamic", "int8"]
+        default_factory=lambda: ["fp32", "fp16", "dynamic", "int8"],
+        description="precisions built for each format: fp16 (float16 weights) and dynamic (int8 weights, float "
+                    "activations) are TFLite only; int8 is full integer, calibrated; keras-tl export --quantize"
     )
     representative_samples: int = Field(300, ge=1, description="train-split images that calibrate int8")
     verify_samples: int = Field(2000, ge=1, description="images that verification compares each artifact with the "
                                 "Keras model on: the test and val splits, then train images up to this many")
-    int8_image_input: Literal["uint8", "float32"] = "uint8"
+    int8_image_input: Literal["uint8", "float32"] = Field(
+        "uint8", description="image input of full-int8 TFLite: uint8 pixels (scale 1, zero point 0; what MediaPipe "
+                             "Tasks needs) or float32 pixels 0-255")
     int8_granularity: Literal["auto", "per_tensor", "per_channel"] = Field(
         "auto", description="full-int8 TFLite weight scales; auto: per-tensor, per-channel if that fails verification"
     )
@@ -174,25 +210,37 @@ class ExportConfig(Section):
         "mixed", description="int8 of models that read text: mixed: the BERT tower's matmuls and embeddings int8, "
         "its activations float; float: the whole tower float; int8: all int8 (not faithful for BERT)"
     )
-    opset: int = Field(17, ge=13)
-    onnx_quant_format: Literal["qdq", "qoperator"] = "qdq"
-    allow_flex_ops: bool = False
-    keep_failed: bool = False
+    opset: int = Field(17, ge=13, description="ONNX opset that tf2onnx converts to")
+    onnx_quant_format: Literal["qdq", "qoperator"] = Field(
+        "qdq", description="int8 ONNX layout: qdq (QuantizeLinear/DequantizeLinear around float ops) or qoperator "
+                           "(quantized ops such as QLinearConv)")
+    onnx_calibration: Literal["percentile", "minmax", "entropy"] = Field(
+        "percentile", description="how ONNX int8 sets activation ranges from the calibration images: percentile "
+                                  "ignores the rarest extremes (export.onnx_calibration_percentile), minmax keeps "
+                                  "them, entropy minimises the KL divergence")
+    onnx_calibration_percentile: float = Field(99.99, gt=50, le=100, description="with onnx_calibration: "
+                                               "percentile, the share of activation values each range covers")
+    allow_flex_ops: bool = Field(False, description="let TFLite use TensorFlow (Flex) kernels for ops it has no "
+                                 "builtin for (the app must ship them); false: such a model fails with the op names")
+    keep_failed: bool = Field(False, description="keep an artifact that fails verification, renamed to end in "
+                              ".failed, instead of deleting it; keras-tl export --keep-failed")
     thresholds: VerifyThresholds = VerifyThresholds()
     benchmark: BenchmarkConfig = BenchmarkConfig()
     prune: Optional[float] = Field(None, gt=0, lt=1, description="target sparsity of prunable layers")
-    qat: bool = False
+    qat: bool = Field(False, description="also build model_qat_int8.tflite: full int8 from a quantization-aware "
+                      "fine-tune of a copy of the model (image-only models); keras-tl export --qat")
     prune_epochs: int = Field(4, ge=1, description="fine-tune epochs while sparsity ramps up to export.prune")
-    prune_learning_rate: float = Field(1e-3, gt=0)
+    prune_learning_rate: float = Field(1e-3, gt=0, description="learning rate of the pruning fine-tune")
     qat_epochs: int = Field(2, ge=1, description="quantization-aware fine-tune epochs (sparsity-preserving "
                             "when export.prune is set too)")
-    qat_learning_rate: float = Field(1e-5, gt=0)
+    qat_learning_rate: float = Field(1e-5, gt=0, description="learning rate of the quantization-aware fine-tune")
 
 
 class ExperimentConfig(Section):
     name: str = Field("", description="run name; default: the config file's stem")
-    output_dir: str = "runs"
-    seed: int = 42
+    output_dir: str = Field("runs", description="folder of run folders: a run is written to output_dir/name")
+    seed: int = Field(42, description="seeds the split, the shuffling, the augmentation and the head's initial "
+                      "weights; phase N trains with seed + N")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     text: TextConfig = TextConfig()

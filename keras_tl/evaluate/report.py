@@ -54,14 +54,20 @@ def write_report(run: RunFolder, model: Optional[keras.Model] = None) -> tuple[P
 def _run_section(run: RunFolder, config, history: list[dict]) -> list[str]:
     """When the report was written, how long training took, and the resolved config the run used."""
     lines = [f"Report written {time.strftime('%Y-%m-%d %H:%M:%S %z')}."]
-    # The trainer records no timing: config.yaml is written when a run starts, model.keras when it ends.
-    if run.model_file.is_file() and run.config_file.is_file():
+    record = run.training_record()
+    attempts = record.get("attempts", [])
+    if attempts:
+        plural = f" over {len(attempts)} attempts" if len(attempts) > 1 else ""
+        lines.append(f"Training: {len(history)} epochs, started {attempts[0]['started']}, took "
+                     f"{_duration(record['seconds'])}{plural}.")
+        if attempts[-1].get("command"):
+            lines.append(f"Command: {md.code(attempts[-1]['command'])}.")
+    elif run.model_file.is_file() and run.config_file.is_file():
+        # A run trained before training.json existed: config.yaml is written when it starts, model.keras at the end.
         seconds = max(0.0, run.model_file.stat().st_mtime - run.config_file.stat().st_mtime)
         finished = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.model_file.stat().st_mtime))
         lines.append(f"Training: {len(history)} epochs, finished {finished}, took about {_duration(seconds)} "
-                     f"(from the times {md.code('config.yaml')} and {md.code('model.keras')} were written, "
-                     "resumed attempts included).")
-    lines.append("Command: not recorded in the run folder; the resolved config below is what the run used.")
+                     f"(from the times {md.code('config.yaml')} and {md.code('model.keras')} were written).")
     resolved = yaml.safe_dump(config_to_dict(config), sort_keys=False).rstrip()
     return [" ".join(lines), "", "<details><summary>Resolved config</summary>",
             f"<pre><code>{html.escape(resolved, quote=False)}</code></pre>", "</details>", ""]
