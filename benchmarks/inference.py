@@ -21,8 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from benchmarks.common import machine, print_table, write_results  # noqa: E402
-from export import predictor_for  # noqa: E402
-from export.benchmark import keras_predict, latency_ms  # noqa: E402
+from keras_tl.export import predictor_for  # noqa: E402
+from keras_tl.export.benchmark import keras_predict, latency_ms  # noqa: E402
 from keras_tl.config.schema import BenchmarkConfig  # noqa: E402
 from keras_tl.models import IMAGE_INPUT, load_trained_model  # noqa: E402
 from keras_tl.run import RunFolder  # noqa: E402

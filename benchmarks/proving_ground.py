@@ -197,8 +197,8 @@ def markdown(payload: dict, rows: list[dict]) -> str:
              f"{payload['test_images']:,} test images. Written by `python -m benchmarks.proving_ground` "
              "(raw numbers in the .json and .csv beside this page).", "",
              "| recipe | test accuracy | phase 1 s | phase 2 s |", "|---|---|---|---|"]
-    lines += [f"| {r['recipe']} | {r['test_accuracy']:.4f} | {r['phase1_seconds']:.0f} | {r['phase2_seconds']:.0f} |"
-              for r in payload["recipes"]]
+    lines += [f"| {r['recipe']} | {r['test_accuracy']:.4f} | {_num(r['phase1_seconds'], '.0f')} | "
+              f"{_num(r['phase2_seconds'], '.0f')} |" for r in payload["recipes"]]
     lines += ["", f"Keras fp32 reference: {payload['keras_fp32_accuracy']:.4f}. Drop in points vs that model; "
               "agreement with the model each file was converted from (the pruned / QAT Keras model for those files).",
               "", "| export | artifact | status | accuracy | drop (points) | agreement [95 %] | gzip x fp32 | "

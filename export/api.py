@@ -9,12 +9,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
-from export.artifacts import ArtifactSpec, plan, remove_leftovers, spec_for_file
-from export.errors import ExportError
-from export.exporter import Exporter, agreement_summary, size_ratio
-from export.inputs import RunInputs
-from export.tfmot import pipeline as tfmot_pipeline
-from export.report import REPORT_NAME, ArtifactResult, format_table, write_report
+from keras_tl.export.artifacts import ArtifactSpec, plan, remove_leftovers, spec_for_file
+from keras_tl.export.errors import ExportError
+from keras_tl.export.exporter import Exporter, agreement_summary, size_ratio
+from keras_tl.export.inputs import RunInputs
+from keras_tl.export.tfmot import pipeline as tfmot_pipeline
+from keras_tl.export.report import REPORT_NAME, ArtifactResult, format_table, write_report
 from keras_tl import KerasTLError, write_run_report
 from keras_tl.config import ExperimentConfig, load_config, parse_override
 from keras_tl.run import RunFolder

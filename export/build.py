@@ -6,14 +6,14 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from export import onnx_export, tflite
-from export.artifacts import ArtifactSpec
-from export.errors import ExportError, UnsupportedOpsError, first_line
-from export.inputs import RunInputs
-from export.metadata import attach_metadata
-from export.text_tower import FloatScope, float_scope
+from keras_tl.export import onnx_export, tflite
+from keras_tl.export.artifacts import ArtifactSpec
+from keras_tl.export.errors import ExportError, UnsupportedOpsError, first_line
+from keras_tl.export.inputs import RunInputs
+from keras_tl.export.metadata import attach_metadata
+from keras_tl.export.text_tower import FloatScope, float_scope
 from keras_tl import __version__
-from keras_tl.cli.quiet import silenced_stderr
+from keras_tl.quiet import silenced_stderr
 from keras_tl.config.schema import ExportConfig
 from keras_tl.models import IMAGE_INPUT
 

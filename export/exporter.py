@@ -8,14 +8,14 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from export.artifacts import ArtifactSpec, discard, publish, sha256, staged_path
-from export.benchmark import KERAS_RUNTIME, keras_predict, latency_ms
-from export.build import ArtifactBuilder
-from export.errors import first_line
-from export.inputs import RunInputs
-from export.report import ERROR, FAILED, PASSED, REFERENCE, ArtifactResult
-from export.runtimes import PREDICTORS
-from export.verify import Verification, compare, predict_all, threshold_for
+from keras_tl.export.artifacts import ArtifactSpec, discard, publish, sha256, staged_path
+from keras_tl.export.benchmark import KERAS_RUNTIME, keras_predict, latency_ms
+from keras_tl.export.build import ArtifactBuilder
+from keras_tl.export.errors import first_line
+from keras_tl.export.inputs import RunInputs
+from keras_tl.export.report import ERROR, FAILED, PASSED, REFERENCE, ArtifactResult
+from keras_tl.export.runtimes import PREDICTORS
+from keras_tl.export.verify import Verification, compare, predict_all, threshold_for
 from keras_tl.config.schema import ExportConfig
 from keras_tl.errors import KerasTLError
 

@@ -13,7 +13,7 @@ from typing import Iterator
 import keras
 import numpy as np
 
-from export.errors import ExportError
+from keras_tl.export.errors import ExportError
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import TEXT_INPUTS, load_image, load_prepared
 from keras_tl.models import IMAGE_INPUT, input_size, load_trained_model, model_input_names

@@ -17,10 +17,10 @@ import keras
 import onnx
 import tensorflow as tf
 
-from export.errors import ExportError, first_line
-from export.runtimes import ONNX_LABELS_KEY
-from export.text_tower import FloatScope
-from keras_tl.cli.quiet import silenced_stderr
+from keras_tl.export.errors import ExportError, first_line
+from keras_tl.export.runtimes import ONNX_LABELS_KEY
+from keras_tl.export.text_tower import FloatScope
+from keras_tl.quiet import silenced_stderr
 
 def convert(model: keras.Model, path: Path, *, opset: int, labels: Sequence[str], producer: str,
             saved_model: Callable[[], Path]) -> str:

@@ -14,10 +14,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from export.metadata import read_labels
-from export.artifacts import FAILED_SUFFIX, FORMAT_SUFFIX
-from export.errors import first_line
-from keras_tl.cli.quiet import silenced_stderr
+from keras_tl.export.metadata import read_labels
+from keras_tl.export.artifacts import FAILED_SUFFIX, FORMAT_SUFFIX
+from keras_tl.export.errors import first_line
+from keras_tl.quiet import silenced_stderr
 from keras_tl.errors import KerasTLError
 from keras_tl.data import TEXT_INPUTS, TextTokenizer
 from keras_tl.models import IMAGE_INPUT

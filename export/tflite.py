@@ -15,10 +15,10 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as tflite_schema
 
-from export.metadata import input_names, pack_model
-from keras_tl.cli.quiet import silenced_stderr
-from export.errors import ExportError, UnsupportedOpsError, first_line
-from export.text_tower import FloatScope
+from keras_tl.export.metadata import input_names, pack_model
+from keras_tl.quiet import silenced_stderr
+from keras_tl.export.errors import ExportError, UnsupportedOpsError, first_line
+from keras_tl.export.text_tower import FloatScope
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 _MISSING_OP_CODES = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS")

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 from scipy.stats import binomtest
 
-from export.artifacts import ArtifactSpec
+from keras_tl.export.artifacts import ArtifactSpec
 from keras_tl.config.schema import VerifyThresholds
 from keras_tl.evaluate import classification_metrics
 

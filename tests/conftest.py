@@ -59,7 +59,7 @@ def exported_run(tmp_path_factory, shapes_base):
     """A small trained run, exported to all six artifacts; returns (RunFolder, export report).
 
     Tests that change files must work on a copy (``copy_run``)."""
-    from export import export_run
+    from keras_tl.export import export_run
     from tests.export_helpers import make_export_run
 
     run = make_export_run(tmp_path_factory.mktemp("export"), shapes_base)
@@ -72,7 +72,7 @@ def fused_export(tmp_path_factory, shapes_base, tiny_bert):
     """A trained image+text run on captioned shapes, exported to fp32 and int8 TFLite and ONNX; returns
     (RunFolder, export report, image folder)."""
     import keras_tl
-    from export import export_run
+    from keras_tl.export import export_run
     from tests.text_helpers import add_sidecar_texts
 
     root = tmp_path_factory.mktemp("fused-export")
@@ -134,3 +134,24 @@ def text_config_factory(tmp_path, captioned_folder, base_weights, tiny_bert):
         return tiny_config(tmp_path / "runs", captioned_folder, base_weights, **sections)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def built_page() -> Path:
+    """The phone page with its runtime vendored from npm (``npm ci`` + the page's build), once per checkout.
+
+    Test processes run side by side: a lock keeps two of them from running npm in the same folder at once."""
+    import fcntl
+    import shutil
+    import subprocess
+
+    web = Path(__file__).resolve().parents[1] / "mobile_demo" / "web"
+    with open(web / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = (web / "vendor" / "vision_bundle.mjs").is_file() and (web / "node_modules" / "playwright-core").is_dir()
+        if not built:
+            assert shutil.which("npm") and shutil.which("node"), "the phone page test needs node (20 or later) and npm"
+            for command in (["npm", "ci", "--no-audit", "--no-fund"], ["npm", "run", "build"]):
+                result = subprocess.run(command, cwd=web, capture_output=True, text=True, timeout=600)
+                assert result.returncode == 0, result.stderr[-3000:]
+    return web

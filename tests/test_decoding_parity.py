@@ -21,7 +21,6 @@ from keras_tl.data import list_source, load_images, make_dataset, scan
 from mobile_demo.edge.images import load_image as edge_load_image
 from tests.helpers import draw_shape
 from tests.support.files import EXIF_ORIENTATION
-from tests.test_mobile_web import built_page  # noqa: F401 - the page with playwright-core installed
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 32
@@ -202,7 +201,7 @@ try {
 
 
 @pytest.fixture(scope="module")
-def browser_pixels(built_page, odd_folder, tmp_path_factory) -> dict[str, np.ndarray]:  # noqa: F811
+def browser_pixels(built_page, odd_folder, tmp_path_factory) -> dict[str, np.ndarray]:
     """File name -> the RGB pixels the phone page hands the model for it (picked file, decoded, resized)."""
     driver = tmp_path_factory.mktemp("browser") / "pixels.mjs"
     driver.write_text(BROWSER_DRIVER)
@@ -260,14 +259,19 @@ def test_scan_decodes_huge_pngs_one_at_a_time(tmp_path, bad_input):
     bad_input(f"{HUGE_PNGS} {HUGE_SIDE}x{HUGE_SIDE} PNGs scanned with 8 workers", "converted, one decode at a time")
 
 
+def installed_name(folder: Path) -> str:
+    """The import name a package folder installs as (export/ is mapped to keras_tl.export)."""
+    name = folder.relative_to(ROOT).as_posix().replace("/", ".")
+    return f"keras_tl.{name}" if name.split(".")[0] == "export" else name
+
+
 def test_keras_tl_installs_the_edge_runner_folder_as_keras_tl_edge():
     """Only one copy of the rule exists: mobile_demo/edge, which keras_tl's install maps to keras_tl.edge."""
     import keras_tl.edge.decoding
 
     assert Path(keras_tl.edge.decoding.__file__).resolve() == ROOT / "mobile_demo" / "edge" / "decoding.py"
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert setuptools["package-dir"] == {"keras_tl.edge": "mobile_demo/edge"}
-    # The mapped package is why the packages are listed: every package folder must be in the list.
-    on_disk = {p.parent.relative_to(ROOT).as_posix().replace("/", ".")
-               for top in ("keras_tl", "export") for p in (ROOT / top).rglob("__init__.py")}
+    assert setuptools["package-dir"] == {"keras_tl.edge": "mobile_demo/edge", "keras_tl.export": "export"}
+    # The mapped packages are why the packages are listed: every package folder must be in the list.
+    on_disk = {installed_name(p.parent) for top in ("keras_tl", "export") for p in (ROOT / top).rglob("__init__.py")}
     assert set(setuptools["packages"]) == on_disk | {"keras_tl.edge"}

@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from export import tflite
-from export.errors import UnsupportedOpsError
-from export.metadata import attach_metadata, read_labels
-from export.runtimes import TFLitePredictor, predictor_for
+from keras_tl.export import tflite
+from keras_tl.export.errors import UnsupportedOpsError
+from keras_tl.export.metadata import attach_metadata, read_labels
+from keras_tl.export.runtimes import TFLitePredictor, predictor_for
 from keras_tl.cli.main import main
 
 

@@ -12,11 +12,11 @@ import pytest
 
 import keras_tl
 
-from export.artifacts import ArtifactSpec, staged_path
-from export.exporter import Exporter
-from export.inputs import RunInputs
-from export.metadata import read_labels
-from export.runtimes import predictor_for
+from keras_tl.export.artifacts import ArtifactSpec, staged_path
+from keras_tl.export.exporter import Exporter
+from keras_tl.export.inputs import RunInputs
+from keras_tl.export.metadata import read_labels
+from keras_tl.export.runtimes import predictor_for
 from keras_tl.cli.main import main
 from keras_tl.run import RunFolder
 from tests.export_helpers import negate_bytes

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import keras_tl
-from export import predictor_for
+from keras_tl.export import predictor_for
 from keras_tl.cli.main import main
 from keras_tl.predict import KerasPredictor, predict_files
 from tests.support.runs import images_in_splits
@@ -38,8 +38,8 @@ def test_int8_tflite_and_onnx_of_a_fused_model_pass_verification(fused_export):
 
 @pytest.mark.slow
 def test_the_reference_decisions_are_clear(fused_export):
-    from export.inputs import RunInputs
-    from export.verify import predict_all
+    from keras_tl.export.inputs import RunInputs
+    from keras_tl.export.verify import predict_all
 
     run, _, _ = fused_export
     inputs = RunInputs(run, keras_tl.load_config(run.config_file))

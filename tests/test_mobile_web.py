@@ -4,7 +4,6 @@ file input, and shows the same top-1 label as ``keras-tl predict`` on the same a
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,17 +16,6 @@ from tests.predict_reference import predict_top, split_images
 WEB = Path(__file__).resolve().parents[1] / "mobile_demo" / "web"
 DRIVER = Path(__file__).with_name("web_classify.mjs")
 INT8_STEP = 1 / 256  # the int8 model's softmax comes in these steps: an exact tie may be ordered either way
-
-
-@pytest.fixture(scope="session")
-def built_page():
-    """The page with its runtime vendored from npm (``npm ci`` + the page's build), once per checkout."""
-    if not (WEB / "vendor" / "vision_bundle.mjs").is_file() or not (WEB / "node_modules" / "playwright-core").is_dir():
-        assert shutil.which("npm") and shutil.which("node"), "the phone page test needs node (20 or later) and npm"
-        for command in (["npm", "ci", "--no-audit", "--no-fund"], ["npm", "run", "build"]):
-            result = subprocess.run(command, cwd=WEB, capture_output=True, text=True, timeout=600)
-            assert result.returncode == 0, result.stderr[-3000:]
-    return WEB
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from export.artifacts import STAGED_SUFFIX, spec_for_file
-from export.runtimes import predictor_for
+from keras_tl.export.artifacts import STAGED_SUFFIX, spec_for_file
+from keras_tl.export.runtimes import predictor_for
 
 
 @pytest.mark.slow

@@ -121,7 +121,7 @@ def test_overwrite_and_retry_delete_only_what_keras_tl_wrote(tmp_path, capsys, b
 
 
 def test_export_cleanup_removes_only_its_own_staged_files(tmp_path, bad_input):
-    from export.artifacts import remove_leftovers
+    from keras_tl.export.artifacts import remove_leftovers
 
     (tmp_path / "model_fp32.tflite.partial").write_bytes(b"staged")
     (tmp_path / "model_mine.partial").write_bytes(b"user file")

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from export.tfmot import BridgeError, check_same_outputs, copy_weights_to_keras, to_tf_keras
-from export.tfmot.legacy import tfmot_and_tf_keras
+from keras_tl.export.tfmot import BridgeError, check_same_outputs, copy_weights_to_keras, to_tf_keras
+from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.config import load_config
 from keras_tl.data import load_images
 from keras_tl.errors import KerasTLError
@@ -102,8 +102,8 @@ KERAS3_STAYS = textwrap.dedent("""
     images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     before = model.predict(images, verbose=0)
 
-    from export.tfmot import to_tf_keras
-    from export.tfmot.legacy import tfmot_and_tf_keras
+    from keras_tl.export.tfmot import to_tf_keras
+    from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
     tfmot, tf_keras = tfmot_and_tf_keras()
     rebuilt = to_tf_keras(model)
     tfmot.sparsity.keras.prune_low_magnitude(rebuilt.get_layer("Conv1"))  # TFMOT accepts what the bridge builds

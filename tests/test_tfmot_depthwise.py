@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from export.tfmot import tflite_bytes
-from export.tfmot.depthwise import depthwise_quantizer_class
-from export.tfmot.legacy import tfmot_and_tf_keras
-from export.tfmot.quantize import quantization_aware
+from keras_tl.export.tfmot import tflite_bytes
+from keras_tl.export.tfmot.depthwise import depthwise_quantizer_class
+from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
+from keras_tl.export.tfmot.quantize import quantization_aware
 
 LARGE, SMALL = 1.0, 0.002  # with one scale for both channels (step 1/127), the small channel would round to zeros
 

@@ -4,7 +4,7 @@ and the same recipe as the MobileNetV2 tests: each base trained from scratch at 
 import numpy as np
 import pytest
 
-from export.tfmot import PRUNABLE_LAYERS, prune_run_model, qat_int8_tflite, run_tflite
+from keras_tl.export.tfmot import PRUNABLE_LAYERS, prune_run_model, qat_int8_tflite, run_tflite
 from keras_tl.data import load_images, prepare_data
 from keras_tl.run import RunFolder
 from tests.helpers import make_image_folder, tiny_config, trained_from_scratch

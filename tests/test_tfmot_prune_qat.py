@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from export.tfmot import (PRUNABLE_LAYERS, gzip_size, prune_run_model, qat_int8_tflite, run_tflite, tflite_bytes,
+from keras_tl.export.tfmot import (PRUNABLE_LAYERS, gzip_size, prune_run_model, qat_int8_tflite, run_tflite, tflite_bytes,
                           top1_agreement)
-from export.tfmot.prune import sparsity_schedule
+from keras_tl.export.tfmot.prune import sparsity_schedule
 from keras_tl.config import load_config
 from keras_tl.data import load_images, prepare_data
 from keras_tl.errors import ConfigError

@@ -4,7 +4,7 @@ flip in a small sample, an unfaithful one is still caught, and agreement is meas
 import numpy as np
 import pytest
 
-from export.verify import compare
+from keras_tl.export.verify import compare
 
 LABELS = ["a", "b", "c"]
 
@@ -67,7 +67,7 @@ def test_non_finite_outputs_fail():
 
 @pytest.mark.slow
 def test_export_verifies_on_every_split(exported_run):
-    from export.inputs import RunInputs
+    from keras_tl.export.inputs import RunInputs
 
     run, report = exported_run
     inputs = RunInputs(run, run.config())

@@ -11,8 +11,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from export.tfmot.layers import CONFIG_CARRIES_STATE, BridgeError, tf_keras_layer
-from export.tfmot.legacy import tfmot_and_tf_keras
+from keras_tl.export.tfmot.layers import CONFIG_CARRIES_STATE, BridgeError, tf_keras_layer
+from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 
 EQUALITY_TOLERANCE = 1e-5
 

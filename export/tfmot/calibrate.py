@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from export.tfmot.legacy import tfmot_and_tf_keras
+from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 
 # Quantizer variable prefix -> which tensor of the wrapped layer it quantizes.
 _LAYER_OUTPUT = ("output", "post_activation")

@@ -14,7 +14,7 @@ import functools
 
 import tensorflow as tf
 
-from export.tfmot.legacy import tfmot_and_tf_keras
+from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 
 
 def quantize_depthwise_per_channel(qat_model) -> None:

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from export.tfmot.legacy import tfmot_and_tf_keras
+from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import PreparedData, load_images
 from keras_tl.models import input_size

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.tfmot.legacy import tfmot_and_tf_keras
+from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.errors import KerasTLError
 from keras_tl.models import ChannelReverse
 

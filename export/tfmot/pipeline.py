@@ -19,18 +19,18 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from export import tflite
-from export.artifacts import ArtifactSpec, sha256
-from export.errors import ExportError
-from export.exporter import Exporter
-from export.inputs import RunInputs
-from export.report import REPORT_NAME, ArtifactResult
-from export.runtimes import PREDICTORS
-from export.tfmot.convert import gzip_size, save_serving_model, top1_agreement
-from export.tfmot.prune import prune_run_model
-from export.tfmot.qat import train_qat_model
-from export.verify import compare, predict_all
-from keras_tl.cli.quiet import silenced_stderr
+from keras_tl.export import tflite
+from keras_tl.export.artifacts import ArtifactSpec, sha256
+from keras_tl.export.errors import ExportError
+from keras_tl.export.exporter import Exporter
+from keras_tl.export.inputs import RunInputs
+from keras_tl.export.report import REPORT_NAME, ArtifactResult
+from keras_tl.export.runtimes import PREDICTORS
+from keras_tl.export.tfmot.convert import gzip_size, save_serving_model, top1_agreement
+from keras_tl.export.tfmot.prune import prune_run_model
+from keras_tl.export.tfmot.qat import train_qat_model
+from keras_tl.export.verify import compare, predict_all
+from keras_tl.quiet import silenced_stderr
 from keras_tl.models import IMAGE_INPUT, load_trained_model
 
 PRUNED_MODEL = "model_pruned.keras"

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from export.tfmot.bridge import check_same_outputs, to_tf_keras
-from export.tfmot.calibrate import calibrate_ranges
-from export.tfmot.convert import run_tflite, tflite_bytes, top1_agreement
-from export.tfmot.finetune import CHECK_IMAGES, fine_tune, split_images, unfreeze
-from export.tfmot.quantize import quantization_aware
+from keras_tl.export.tfmot.bridge import check_same_outputs, to_tf_keras
+from keras_tl.export.tfmot.calibrate import calibrate_ranges
+from keras_tl.export.tfmot.convert import run_tflite, tflite_bytes, top1_agreement
+from keras_tl.export.tfmot.finetune import CHECK_IMAGES, fine_tune, split_images, unfreeze
+from keras_tl.export.tfmot.quantize import quantization_aware
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import PreparedData
 

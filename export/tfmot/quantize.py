@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 
-from export.tfmot.depthwise import quantize_depthwise_per_channel
-from export.tfmot.layers import BridgeError, channel_reverse_class
-from export.tfmot.legacy import tfmot_and_tf_keras
+from keras_tl.export.tfmot.depthwise import quantize_depthwise_per_channel
+from keras_tl.export.tfmot.layers import BridgeError, channel_reverse_class
+from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 
 
 def quantization_aware(tf_keras_model, *, preserve_sparsity: bool):

@@ -110,13 +110,13 @@ def quickstart(args) -> int:
 
 
 def export(args) -> int:
-    from export import api as export_api  # the top-level export package (docs/architecture.md)
+    from keras_tl.export import api as export_api  # the top-level export package (docs/architecture.md)
 
     return export_api.run_from_cli(args)
 
 
 def benchmark(args) -> int:
-    from export import api as export_api
+    from keras_tl.export import api as export_api
 
     return export_api.benchmark_from_cli(args)
 
@@ -127,7 +127,7 @@ def _predictor_for(model: str):
     path = Path(model)
     # .failed: an artifact that failed verification, kept by export --keep-failed for users to try
     if path.name.lower().endswith((".tflite", ".onnx", ".tflite.failed", ".onnx.failed")):
-        from export import runtimes
+        from keras_tl.export import runtimes
 
         return runtimes.predictor_for(path, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     if not path.exists():

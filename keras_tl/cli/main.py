@@ -101,7 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # the command as typed, which the run's report shows
-    from keras_tl.cli.quiet import import_tensorflow_quietly
+    from keras_tl.quiet import import_tensorflow_quietly
     from keras_tl.errors import KerasTLError, WriteFailed
 
     import_tensorflow_quietly(enabled=not args.debug)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 from keras_tl.data import SPLITS, load_split
 from keras_tl.errors import RunFolderError
 from keras_tl.evaluate.export_results import (entry_name, format_value, meaningful_figures, not_passed,
                                               read_export_results, status)
 from keras_tl.run import RunFolder, find_run
-from keras_tl.train import read_history
+from keras_tl.train import history_value, read_history
 
 _EXPORT_FIGURES = (("size_bytes", "size MB"), ("accuracy", "accuracy"), ("top1_agreement", "top-1 agreement"),
                    ("latency_ms_p50", "p50 ms"))
@@ -34,7 +33,7 @@ def summarize(run: RunFolder) -> dict[str, str]:
     if history:
         rows["epochs phase 1 + 2"] = " + ".join(str(sum(1 for r in history if r["phase"] == p)) for p in (1, 2))
         for key, pick in (("val_loss", min), ("val_accuracy", max)):
-            values = [v for v in (_number(r.get(key)) for r in history) if v is not None]
+            values = [v for v in (history_value(r, key) for r in history) if v is not None]
             if values:
                 rows[f"best {key}"] = f"{pick(values):.4f}"
     if run.metrics_file.is_file():
@@ -56,15 +55,6 @@ def summarize(run: RunFolder) -> dict[str, str]:
         if status(entry) not in (None, "reference"):
             rows[f"{entry_name(entry)} status"] = status(entry)
     return rows
-
-
-def _number(value) -> Optional[float]:
-    """A history.csv value; None for 'NA' (a metric with no value, e.g. val_loss without a val split)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def compare_runs(paths: Sequence[str | Path]) -> str:

@@ -13,13 +13,15 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from keras_tl.train import history_value  # noqa: E402
+
 
 def plot_history(rows: list[dict], path: Path) -> Path:
     epochs = [int(r["epoch"]) + 1 for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for key, style in ((metric, "-"), (f"val_{metric}", "--")):
-            values = [_float(r.get(key)) for r in rows]
+            values = [history_value(r, key) for r in rows]
             if any(v is not None for v in values):
                 ax.plot(epochs, [np.nan if v is None else v for v in values], style, marker="o", label=key)
         phase2 = [e for e, r in zip(epochs, rows) if r.get("phase") == 2]
@@ -84,10 +86,3 @@ def plot_misclassified(rows: list[dict], path: Path, columns: int = 6) -> Path |
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _float(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import time
 from pathlib import Path
 from typing import Optional
@@ -25,7 +24,7 @@ from keras_tl.evaluate.plots import plot_history
 from keras_tl.evaluate.report_html import write_html
 from keras_tl.models import base_layers, get_backbone, input_size, load_trained_model
 from keras_tl.run import RunFolder, atomic_write_text
-from keras_tl.train import read_history, trainable_per_phase
+from keras_tl.train import history_value, read_history, trainable_per_phase
 
 
 def write_report(run: RunFolder, model: Optional[keras.Model] = None) -> tuple[Path, Path]:
@@ -77,15 +76,6 @@ def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
-def _number(value) -> Optional[float]:
-    """A history.csv value as a float; None for an empty or missing metric ('NA' when there is no val split)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def _data_section(run: RunFolder, config) -> list[str]:
@@ -146,10 +136,10 @@ def _training_section(history: list[dict], config) -> list[str]:
     lines = ["## Training", "", "![training curves: loss and accuracy per epoch, fine-tune start marked]"
                                 "(plots/history.png)", ""]
     monitor = config.train.monitor
-    values = [(_number(r.get(monitor)), int(r["epoch"]) + 1, r["phase"]) for r in history]
+    values = [(history_value(r, monitor), int(r["epoch"]) + 1, r["phase"]) for r in history]
     if not any(v is not None for v, _, _ in values) and monitor.startswith("val_"):
         monitor = monitor.removeprefix("val_")  # no validation split: training stopped on the train metric
-        values = [(_number(r.get(monitor)), int(r["epoch"]) + 1, r["phase"]) for r in history]
+        values = [(history_value(r, monitor), int(r["epoch"]) + 1, r["phase"]) for r in history]
     values = [v for v in values if v[0] is not None]
     if values:
         pick = max if "accuracy" in monitor else min

@@ -1,7 +1,7 @@
 """The two-phase transfer-learning schedule, freezing rules, optimizers and callbacks."""
 
 from keras_tl.train.cached_features import CachedPhase1, PhaseInputs, head_of, plan_cached_phase1
-from keras_tl.train.callbacks import read_history
+from keras_tl.train.callbacks import history_value, read_history
 from keras_tl.train.freezing import (
     boundary_index,
     freeze_base,
@@ -32,6 +32,7 @@ __all__ = [
     "make_optimizer",
     "plan_cached_phase1",
     "precision_policy",
+    "history_value",
     "read_history",
     "seed_everything",
     "trainable_per_phase",

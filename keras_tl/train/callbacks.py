@@ -189,6 +189,15 @@ def read_history(path: Path, phase1_epochs: Optional[int] = None) -> list[dict]:
     return rows
 
 
+def history_value(row: dict, key: str) -> Optional[float]:
+    """A metric of a history.csv row; None when it has no value ('NA' when there is no val split, or NaN)."""
+    try:
+        value = float(row.get(key))
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
 def phase_values(history: Path, phase: int, phase1_epochs: int, monitor: str,
                  before: Optional[int] = None) -> list[tuple[int, float]]:
     """(epoch, value) of the monitored metric for this phase's logged epochs (NaNs left out), in epoch order."""
@@ -196,11 +205,8 @@ def phase_values(history: Path, phase: int, phase1_epochs: int, monitor: str,
     for row in read_history(history, phase1_epochs):
         if row["phase"] != phase or (before is not None and int(row["epoch"]) >= before):
             continue
-        try:
-            value = float(row.get(monitor, "nan"))
-        except ValueError:
-            continue
-        if not math.isnan(value):
+        value = history_value(row, monitor)
+        if value is not None:
             values.append((int(row["epoch"]), value))
     return values
 
