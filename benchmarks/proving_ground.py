@@ -240,7 +240,8 @@ def main() -> None:
     rows = artifact_rows(quantized, run, fp32_gzip, keras_accuracy, "export --qat")
     pruned = export(run, "--prune", "0.5", "--qat", "--formats", "tflite", "--quantize", "fp32,int8")
     rows += artifact_rows(pruned, run, fp32_gzip, keras_accuracy, "export --prune 0.5 --qat", PRUNED_ARTIFACTS)
-    payload = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "recipes": recipes,
+    settings = {k: str(v) for k, v in vars(args).items() if k != "workdir"}  # a local path says nothing
+    payload = {"machine": machine(), "args": settings, "recipes": recipes,
                "keras_fp32_accuracy": keras_accuracy, "test_images": quantized["samples"],
                "export_seconds": {"quantized": quantized["seconds"], "pruned": pruned["seconds"]},
                "export_exit_codes": {"quantized": quantized["exit_code"], "pruned": pruned["exit_code"]},
