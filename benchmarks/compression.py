@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_tl.export.tfmot import (gzip_size, prune_run_model, qat_int8_tflite, run_tflite, tflite_bytes,
-                          top1_agreement)
+                                   top1_agreement)
 from keras_tl.export.tfmot.finetune import split_images
 from keras_tl.config import load_config
 from keras_tl.data import load_images, load_prepared

@@ -192,7 +192,8 @@ def markdown(payload: dict, rows: list[dict]) -> str:
     """The results as a page: the two recipes, then every artifact against the Keras fp32 model."""
     m, args = payload["machine"], payload["args"]
     lines = [f"# Proving ground: {args['backbone']} at {args['size']} px, Fashion-MNIST {args['per_class']} per class",
-             "", f"Measured {m['date']} on {m['cpu_count']} CPU cores ({m['processor']}), TensorFlow {m['tensorflow']}, "
+             "", f"Measured {m['date']} on {m['cpu_count']} CPU cores ({m['processor']}), "
+             f"TensorFlow {m['tensorflow']}, "
              f"Keras {m['keras']}; load average {m['load_average_1_5_15']} at the end. Accuracy on all "
              f"{payload['test_images']:,} test images. Written by `python -m benchmarks.proving_ground` "
              "(raw numbers in the .json and .csv beside this page).", "",

@@ -75,7 +75,8 @@ def test_layout_conversion_transposes_like_the_frameworks(tmp_path):
     layout = keras_layout(state)
     # Keras kernels are (h, w, in, out); depthwise (h, w, channels, multiplier); dense (in, out).
     assert np.array_equal(layout["stem_conv"][0][1, 2, 0, 5], state["_conv_stem.weight"][5, 0, 1, 2])
-    assert np.array_equal(layout["block1a_dwconv"][0][2, 0, 7, 0], state["_blocks.0._depthwise_conv.weight"][7, 0, 2, 0])
+    depthwise = state["_blocks.0._depthwise_conv.weight"]
+    assert np.array_equal(layout["block1a_dwconv"][0][2, 0, 7, 0], depthwise[7, 0, 2, 0])
     assert layout["predictions"][0].shape == (1280, 1000)
 
 

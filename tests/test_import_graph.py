@@ -91,3 +91,14 @@ def test_no_private_imports_across_packages():
             if hidden or any(part.startswith("_") for part in target.split(".")):
                 private.append(f"{source} -> {target} {hidden}")
     assert not private, private
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in tests/support (or tests/helpers.py), so every test module can run alone."""
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{path.name} -> {name}" for name in names if name.startswith("tests.test_")]
+    assert not offenders, offenders

@@ -8,7 +8,7 @@ from keras_tl.export.tfmot import PRUNABLE_LAYERS, prune_run_model, qat_int8_tfl
 from keras_tl.data import load_images, prepare_data
 from keras_tl.run import RunFolder
 from tests.helpers import make_image_folder, tiny_config, trained_from_scratch
-from tests.test_tfmot_prune_qat import accuracy, assert_full_int8
+from tests.support.tfmot import accuracy, assert_full_int8
 
 TARGET = 0.5
 SIZE = 32

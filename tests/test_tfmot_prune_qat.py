@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from keras_tl.export.tfmot import (PRUNABLE_LAYERS, gzip_size, prune_run_model, qat_int8_tflite, run_tflite, tflite_bytes,
-                          top1_agreement)
+from keras_tl.export.tfmot import (PRUNABLE_LAYERS, gzip_size, prune_run_model, qat_int8_tflite, run_tflite,
+                                   tflite_bytes, top1_agreement)
 from keras_tl.export.tfmot.prune import sparsity_schedule
 from keras_tl.config import load_config
 from keras_tl.data import load_images, prepare_data
@@ -14,6 +14,7 @@ from keras_tl.errors import ConfigError
 from keras_tl.models import load_trained_model
 from keras_tl.run import RunFolder
 from tests.helpers import make_image_folder, tiny_config, trained_from_scratch
+from tests.support.tfmot import accuracy, assert_full_int8
 
 TARGET = 0.5
 quiet = dict(log=lambda *_: None)
@@ -56,10 +57,6 @@ def qat(trained):
 def prune_qat(trained, pruned):
     _, data, cfg = trained
     return qat_int8_tflite(pruned.model, data, cfg, **quiet)
-
-
-def accuracy(outputs, targets):
-    return float(np.mean(np.argmax(outputs, axis=-1) == targets))
 
 
 @pytest.mark.parametrize("override, message", [
@@ -127,18 +124,6 @@ def int8_weights(model_bytes: bytes) -> list[np.ndarray]:
             except ValueError:  # activations hold no data before invoke
                 continue
     return out
-
-
-def assert_full_int8(model_bytes: bytes) -> None:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=model_bytes)
-    interpreter.allocate_tensors()
-    source, sink = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    assert source["dtype"] == np.uint8 and tuple(source["quantization"]) == (1.0, 0)  # raw 0-255 pixels as they are
-    assert sink["dtype"] == np.float32
-    float_tensors = {d["name"] for d in interpreter.get_tensor_details() if d["dtype"] == np.float32}
-    assert float_tensors == {sink["name"]}  # every op computes in int8; only the probabilities are dequantized
 
 
 @pytest.mark.slow

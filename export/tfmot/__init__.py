@@ -8,9 +8,9 @@ Entry points (each takes the run's Keras 3 model, its PreparedData and the Exper
   the QAT model's and the artifact's outputs on the test split. Pass the pruned model with ``export.prune`` set for
   sparsity-preserving QAT.
 
-``keras-tl export --prune/--qat`` runs them through ``keras_tl.export.tfmot.pipeline`` (``compress`` before the artifacts are
-built, ``record`` after). Only this package imports tf_keras / TFMOT, and it leaves ``TF_USE_LEGACY_KERAS`` as it
-found it.
+``keras-tl export --prune/--qat`` runs them through ``keras_tl.export.tfmot.pipeline`` (``compress`` before the
+artifacts are built, ``record`` after). Only this package imports tf_keras / TFMOT, and it leaves
+``TF_USE_LEGACY_KERAS`` as it found it.
 """
 
 from keras_tl.export.tfmot.bridge import check_same_outputs, copy_weights_to_keras, leaf_layers, to_tf_keras

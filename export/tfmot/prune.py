@@ -9,8 +9,8 @@ import keras
 import numpy as np
 
 from keras_tl.export.tfmot.bridge import check_same_outputs, copy_weights_to_keras, leaf_layers, to_tf_keras
-from keras_tl.export.tfmot.finetune import (CHECK_IMAGES, fine_tune, reestimate_batchnorm, split_images, steps_per_epoch,
-                                   unfreeze)
+from keras_tl.export.tfmot.finetune import (CHECK_IMAGES, fine_tune, reestimate_batchnorm, split_images,
+                                            steps_per_epoch, unfreeze)
 from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import PreparedData
