@@ -49,7 +49,8 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
         if compression:
             exporter.builder.other_sources.update(compression.sources)
             specs += compression.specs
-        log(f"verifying on the {inputs.split} split ({len(exporter.targets)} samples)")
+        log(f"verifying on {inputs.verify_count} images of every split; accuracy on the {inputs.split} split "
+            f"({inputs.accuracy_rows} images)")
         built = [exporter.export(spec) for spec in specs]
         results = built + _measure_present(exporter, _details(previous), skip=specs, retire_failed=True)
         results = sorted(results + _still_failed(run, previous, results), key=_order)

@@ -144,12 +144,18 @@ def label_problem(label: str, separator: Optional[str] = None) -> Optional[str]:
         return "is blank"
     if _printable(label) != label:
         return "is not valid UTF-8"
-    bad = next((c for c in label if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    bad = first_control_character(label)
     if bad is not None:
         return f"contains the control character {bad!r} (labels.txt holds one label per line)"
     if separator and separator in label:
         return f"contains data.label_separator {separator!r}"
     return None
+
+
+def first_control_character(text: str) -> Optional[str]:
+    """The first control character or line/paragraph separator of ``text`` (what a one-line-per-entry file
+    cannot hold as it is), or None."""
+    return next((c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
 
 
 def _row_labels(value, multi_label: bool, separator: str, where: str) -> tuple[str, ...]:

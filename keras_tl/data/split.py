@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import random
-import unicodedata
 from collections import defaultdict
 from pathlib import Path
 from typing import Optional
 
-from keras_tl.data.sources import Sample
+from keras_tl.data.sources import Sample, first_control_character
 from keras_tl.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -101,7 +100,7 @@ def load_split(folder: Path, name: str, label_separator: str = "|") -> list[Samp
 
 
 def _path_field(path: str) -> str:
-    if path.startswith('"') or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in path):
+    if path.startswith('"') or first_control_character(path) is not None:
         return json.dumps(path)  # ASCII escapes: even readers that split at U+2028 see one line
     return path
 

@@ -1,6 +1,6 @@
 """Read RUN/export/export_report.json (written by `keras-tl export` / `benchmark`) for the report and `compare`.
 
-The file holds one entry per artifact (the run-folder contract in docs/architecture.md: path, format, precision, size_bytes, accuracy,
+The file holds one entry per artifact (docs/export.md: path, format, precision, size_bytes, accuracy,
 top1_agreement, max_abs_diff, latency_ms_p50, runtime, ...) plus run-level figures such as the Keras reference
 accuracy. Whatever of that is present is shown; nothing here depends on the export package itself.
 """

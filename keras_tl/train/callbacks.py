@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 
 from keras_tl.data.epoch_seeds import reset_seed_states, seed_states
-from keras_tl.run import RunFolder
+from keras_tl.run import RunFolder, atomic_write_text
 
 
 def _stem(phase: int, head_only: bool) -> str:
@@ -66,12 +66,11 @@ class EpochHistory(keras.callbacks.Callback):
         fields = fields or ["epoch"]
         fields += [key for key in keys if key not in fields]
         rows.append({"epoch": epoch, **{key: logs.get(key, "NA") for key in keys}})
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields, restval="NA", extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, self.path)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=fields, restval="NA", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path, text.getvalue())
 
 
 def _epoch_of(row: dict) -> Optional[int]:
@@ -135,7 +134,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                 self.best, self.wait = value, 0
 
 
-def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, restore_best: bool, phase1_epochs: int, steps_per_epoch: int = 0,
+def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, restore_best: bool,
+                    phase1_epochs: int, steps_per_epoch: int = 0,
                     head_only: bool = False, epoch_seeds: Optional[EpochSeeds] = None) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = [epoch_seeds] if epoch_seeds is not None else []
     callbacks += [
@@ -178,10 +178,8 @@ def read_history(path: Path, phase1_epochs: Optional[int] = None) -> list[dict]:
         rows = list(csv.DictReader(handle))
     by_epoch: dict[int, dict] = {}
     for row in rows:
-        try:
-            by_epoch[int(row["epoch"])] = row
-        except (KeyError, ValueError):
-            continue
+        if _epoch_of(row) is not None:
+            by_epoch[_epoch_of(row)] = row
     rows = [by_epoch[e] for e in sorted(by_epoch)]
     if phase1_epochs is not None:
         for row in rows:
