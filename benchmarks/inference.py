@@ -1,9 +1,10 @@
 """Inference side by side: Keras predict, tf.function, LiteRT and ONNX Runtime -- latency at batch 1, throughput
 at batch 32.
 
-It reuses the export package: its predictors (each artifact in its own runtime, quantized inputs converted with
-the artifact's own parameters), its serving-style tf.function around the Keras model, and its timing rule
-(warm-up, then p50/p90 over N runs). The run's model.keras is timed, and so is every fp32/int8 .tflite and .onnx
+It reuses keras_tl's runtime for the artifacts (keras_tl.edge: quantized inputs converted with the artifact's own
+parameters, ONNX Runtime sessions with keras_tl's settings), export's serving-style tf.function around the Keras
+model, and its timing rule (warm-up, then p50/p90 over N runs). At batch 32 ONNX Runtime takes the batch in one
+call; a .tflite file holds one image, so LiteRT runs 32 invokes. The run's model.keras is timed, and so is every fp32/int8 .tflite and .onnx
 artifact listed in RUN_DIR/export/export_report.json (``keras-tl export RUN_DIR`` writes them).
 
     python -m benchmarks.inference RUN_DIR [--runs 30] [--threads N]
@@ -55,7 +56,8 @@ def main() -> None:
                "tf.function": keras_predict(model)}
     artifacts = exported_artifacts(run)
     for name, path in artifacts:
-        runners[name] = predictor_for(path, threads=args.threads).predict
+        model = predictor_for(path, threads=args.threads).model
+        runners[name] = lambda inputs, model=model: model.run(inputs, batched=True)
     rows = []
     for batch in BATCHES:
         sample = {IMAGE_INPUT: np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32")}

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -14,10 +12,11 @@ from keras_tl.export.errors import ExportError
 from keras_tl.export.exporter import Exporter, agreement_summary, size_ratio
 from keras_tl.export.inputs import RunInputs
 from keras_tl.export.tfmot import pipeline as tfmot_pipeline
-from keras_tl.export.report import REPORT_NAME, ArtifactResult, format_table, write_report
+from keras_tl.export.report import ArtifactEntry, format_table, write_report
 from keras_tl import KerasTLError, write_run_report
 from keras_tl.config import ExperimentConfig, load_config, parse_override
 from keras_tl.run import RunFolder
+from keras_tl.run_files import ExportReport
 
 WORK_PREFIX = ".work-"
 _EVERY_SPEC, _ = plan(("tflite", "onnx"), ("fp32", "fp16", "dynamic", "int8", "qat_int8"))
@@ -29,9 +28,7 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
     run = RunFolder(run_dir)
     config = load_run_config(run, overrides)
     settings = config.export
-    specs, skipped = plan(settings.formats, settings.quantize)
-    if not specs:
-        raise ExportError(f"nothing to export: no format in {settings.formats} has a precision in {settings.quantize}")
+    specs, skipped = plan(settings.formats, settings.quantize)  # never empty: the schema refuses that
     inputs = RunInputs(run, config)
     export_dir = run.ensure().export_dir
     export_dir.mkdir(exist_ok=True)
@@ -54,9 +51,8 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
         built = [exporter.export(spec) for spec in specs]
         results = built + _measure_present(exporter, _details(previous), skip=specs, retire_failed=True)
         results = sorted(results + _still_failed(run, previous, results), key=_order)
-        sections = ({tfmot_pipeline.SECTION: tfmot_pipeline.record(compression, exporter, results)}
-                    if compression else {})
-    return _finish(exporter, results, "export", log, sections)
+        section = tfmot_pipeline.record(compression, exporter, results) if compression else None
+    return _finish(exporter, results, "export", log, section)
 
 
 def benchmark_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Callable[[str], None] = print) -> dict:
@@ -73,11 +69,11 @@ def benchmark_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Ca
     results = sorted(results + _still_failed(run, previous, results), key=_order)
     if not results:
         log(f"no exported artifacts in {run.export_dir}; run 'keras-tl export {run.path}' to make some")
-    return _finish(exporter, results, "benchmark", log, {tfmot_pipeline.SECTION: compression} if compression else {})
+    return _finish(exporter, results, "benchmark", log, compression)
 
 
 def _measure_present(exporter: Exporter, previous: dict, skip: Sequence[ArtifactSpec] = (), *,
-                     retire_failed: bool = False) -> list[ArtifactResult]:
+                     retire_failed: bool = False) -> list[ArtifactEntry]:
     """Verify the artifact files already in the export folder (except ``skip``) against the current model.
 
     Export retires those that fail (a retrained model leaves them stale), so that every file under a final name
@@ -95,7 +91,7 @@ def _measure_present(exporter: Exporter, previous: dict, skip: Sequence[Artifact
     return sorted(results, key=_order)
 
 
-def _order(result: ArtifactResult) -> int:
+def _order(result: ArtifactEntry) -> int:
     return _EVERY_SPEC.index(ArtifactSpec(result.format, result.precision))
 
 
@@ -123,18 +119,18 @@ def run_from_cli(args) -> int:
     if getattr(args, "qat", False):
         overrides.append("export.qat=true")
     report = export_run(args.run_dir, overrides)
-    print(Path(args.run_dir) / "export" / REPORT_NAME)
+    print(RunFolder(args.run_dir).export_report_file)
     return 0 if report["all_passed"] else 1
 
 
 def benchmark_from_cli(args) -> int:
     report = benchmark_run(args.run_dir, list(args.override))
-    print(Path(args.run_dir) / "export" / REPORT_NAME)
+    print(RunFolder(args.run_dir).export_report_file)
     return 0 if report["all_passed"] else 1
 
 
-def _finish(exporter: Exporter, results: Sequence[ArtifactResult], command: str, log,
-            sections: Optional[dict] = None) -> dict:
+def _finish(exporter: Exporter, results: Sequence[ArtifactEntry], command: str, log,
+            compression: Optional[dict] = None) -> dict:
     keras = exporter.keras_result()
     exporter.measure_latency(keras, results)
     settings = exporter.config
@@ -142,7 +138,7 @@ def _finish(exporter: Exporter, results: Sequence[ArtifactResult], command: str,
         exporter.inputs.run, keras=keras, artifacts=results, split=exporter.inputs.split,
         samples=len(exporter.targets), labels=exporter.inputs.labels, command=command,
         thresholds=settings.thresholds.model_dump(), benchmark={**settings.benchmark.model_dump(), "batch": 1},
-        sections=sections)
+        compression=compression)
     log(format_table(keras, results))
     log(agreement_summary(results))
     ratio = size_ratio(results, "int8")
@@ -153,7 +149,7 @@ def _finish(exporter: Exporter, results: Sequence[ArtifactResult], command: str,
         log(f"report: {html}")
     except KerasTLError as err:  # the export itself succeeded; a stale report is not worth failing it
         log(f"warning: the run report was not updated: {err}")
-    return report
+    return report.model_dump(mode="json")  # what export_report.json holds
 
 
 def _clean_interrupted(export_dir: Path) -> None:
@@ -162,36 +158,34 @@ def _clean_interrupted(export_dir: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _previous_entries(run: RunFolder) -> list[dict]:
-    """The artifact entries of the last export_report.json (none when it is missing or unreadable)."""
-    path = run.export_dir / REPORT_NAME
+def _previous_entries(run: RunFolder) -> list[ArtifactEntry]:
+    """The artifact entries of the last export_report.json (none when it is missing or is no report: this export
+    replaces it)."""
     try:
-        entries = json.loads(path.read_text(encoding="utf-8")).get("artifacts", [])
-    except (OSError, ValueError, AttributeError):
+        report = ExportReport.read(run.export_report_file)
+    except KerasTLError:
         return []
-    return [e for e in entries if isinstance(e, dict)]
+    return report.artifacts if report else []
 
 
-def _details(entries: list[dict]) -> dict[str, dict]:
+def _details(entries: list[ArtifactEntry]) -> dict[str, dict]:
     """Build settings of the artifacts from the last export (a benchmark cannot know how a file was built)."""
-    return {Path(e["path"]).name: e.get("details", {}) for e in entries if e.get("path")}
+    return {Path(e.path).name: e.details for e in entries if e.path}
 
 
-def _still_failed(run: RunFolder, previous: list[dict], results: Sequence[ArtifactResult]) -> list[ArtifactResult]:
+def _still_failed(run: RunFolder, previous: list[ArtifactEntry],
+                  results: Sequence[ArtifactEntry]) -> list[ArtifactEntry]:
     """Artifacts the last report lists as failed (or not built) that nothing measured now replaces.
 
     A failed artifact leaves no file under its final name, so a benchmark would otherwise forget it and report
     every artifact as passed; it stays failed until an export builds it again."""
     measured = {(r.format, r.precision) for r in results}
-    names = {f.name for f in fields(ArtifactResult)}
     kept = []
     for entry in previous:
-        spec = (entry.get("format"), entry.get("precision"))
-        if entry.get("passed") or spec in measured or ArtifactSpec(*spec) not in _EVERY_SPEC or not entry.get("status"):
+        spec = (entry.format, entry.precision)
+        if entry.passed or spec in measured or ArtifactSpec(*spec) not in _EVERY_SPEC or not entry.status:
             continue
-        result = ArtifactResult(**{"runtime": "", **{k: v for k, v in entry.items() if k in names}})
-        if result.path and not (run.path / result.path).is_file():  # a .failed file deleted since
-            result.path = None
-        result.passed, result.latency_ms_p50, result.latency_ms_p90 = False, None, None
-        kept.append(result)
+        gone = entry.path and not (run.path / entry.path).is_file()  # a .failed file deleted since
+        kept.append(entry.model_copy(update={"passed": False, "latency_ms_p50": None, "latency_ms_p90": None,
+                                             **({"path": None} if gone else {})}))
     return kept

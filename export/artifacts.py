@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from keras_tl.config.schema import QUANTIZE_BY_FORMAT
+
 FORMAT_SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 FORMAT_RUNTIME = {"tflite": "ai_edge_litert", "onnx": "onnxruntime"}
-# ONNX gets fp32 and statically quantized int8; float16 and dynamic-range int8 are TFLite's (ORT's dynamic int8
-# is many times slower than fp32 for CNNs on CPU).
-# qat_int8: full int8 from quantization-aware training (export.qat), not a choice of export.quantize.
-FORMAT_PRECISIONS = {"tflite": ("fp32", "fp16", "dynamic", "int8", "qat_int8"), "onnx": ("fp32", "int8")}
+# What export.quantize can ask of each format (the schema's table, which says why), plus qat_int8: full int8 from
+# quantization-aware training (export.qat), not a choice of export.quantize.
+FORMAT_PRECISIONS = {**QUANTIZE_BY_FORMAT, "tflite": (*QUANTIZE_BY_FORMAT["tflite"], "qat_int8")}
 INT8_PRECISIONS = ("dynamic", "int8", "qat_int8")
 STAGED_SUFFIX = ".partial"
 FAILED_SUFFIX = ".failed"

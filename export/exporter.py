@@ -13,8 +13,8 @@ from keras_tl.export.benchmark import KERAS_RUNTIME, keras_predict, latency_ms
 from keras_tl.export.build import ArtifactBuilder
 from keras_tl.export.errors import first_line
 from keras_tl.export.inputs import RunInputs
-from keras_tl.export.report import ERROR, FAILED, PASSED, REFERENCE, ArtifactResult
-from keras_tl.export.runtimes import PREDICTORS
+from keras_tl.export.report import ERROR, FAILED, PASSED, REFERENCE, ArtifactEntry
+from keras_tl.export.runtimes import artifact_outputs, open_artifact
 from keras_tl.export.verify import Verification, compare, predict_all, threshold_for
 from keras_tl.config.schema import ExportConfig
 from keras_tl.errors import KerasTLError
@@ -36,7 +36,7 @@ class Exporter:
         self.export_dir = inputs.run.export_dir
 
     # -- one artifact -------------------------------------------------------------------------------------------
-    def export(self, spec: ArtifactSpec) -> ArtifactResult:
+    def export(self, spec: ArtifactSpec) -> ArtifactEntry:
         """Build, verify and publish ``spec``; a build error becomes an entry with status "error"."""
         final = self.export_dir / spec.filename
         staged = staged_path(final)
@@ -53,18 +53,19 @@ class Exporter:
         except KerasTLError as err:
             discard(final)
             self.log(f"{spec.filename}: error: {err}")
-            return ArtifactResult(spec.format, spec.precision, spec.runtime, ERROR, error=str(err))
+            return ArtifactEntry(format=spec.format, precision=spec.precision, runtime=spec.runtime, status=ERROR,
+                                 passed=False, error=str(err))
         if len(attempts) > 1:
             details["attempts"] = attempts  # why the int8 file is per-channel (bigger) when it is
         details["seconds"] = round(time.perf_counter() - started, 2)
         return self.publish(spec, staged, verification, details)
 
     def verify(self, spec: ArtifactSpec, path: Path) -> Verification:
-        """Run the file with its own runtime over the verification split and compare it with the Keras model."""
+        """Run the file over the verification split as a device runs it (keras_tl.edge) and compare it with the
+        Keras model."""
         threshold = threshold_for(spec, self.config.thresholds)
         try:
-            predictor = PREDICTORS[spec.format](path, self.config.benchmark.threads)
-            probs = predict_all(predictor.predict, self.inputs.batches())
+            probs = artifact_outputs(path, spec.format, self.inputs.batches(), self.config.benchmark.threads)
         except Exception as err:  # noqa: BLE001 - a file its runtime cannot run fails verification, with the reason
             return Verification.unrunnable(f"{spec.runtime} could not run it: {first_line(err)}", threshold)
         reference = self.references.get(spec.precision, self.reference)
@@ -72,7 +73,7 @@ class Exporter:
                        threshold=threshold, accuracy_rows=self.inputs.accuracy_rows)
 
     def publish(self, spec: ArtifactSpec, staged: Path, verification: Verification,
-                details: Optional[dict] = None) -> ArtifactResult:
+                details: Optional[dict] = None) -> ArtifactEntry:
         """Move a verified file to its final name (a failed one to nothing, or ``.failed``) and describe it."""
         size, digest = staged.stat().st_size, sha256(staged)
         final = self.export_dir / spec.filename
@@ -83,13 +84,14 @@ class Exporter:
 
     def describe(self, spec: ArtifactSpec, path: Optional[Path], verification: Verification,
                  details: Optional[dict] = None, *, size: Optional[int] = None,
-                 digest: Optional[str] = None) -> ArtifactResult:
+                 digest: Optional[str] = None) -> ArtifactEntry:
         """The report entry of an artifact; ``path`` is where it is now (None when it was not kept)."""
         if path is not None and size is None:
             size, digest = path.stat().st_size, sha256(path)
-        return ArtifactResult(
-            spec.format, spec.precision, spec.runtime, PASSED if verification.passed else FAILED,
-            path=self._relative(path), size_bytes=size, sha256=digest, accuracy=verification.accuracy,
+        return ArtifactEntry(
+            format=spec.format, precision=spec.precision, runtime=spec.runtime,
+            status=PASSED if verification.passed else FAILED, path=self._relative(path), size_bytes=size,
+            sha256=digest, accuracy=verification.accuracy,
             top1_agreement=verification.top1_agreement, agreement_interval=verification.agreement_interval,
             verified_samples=verification.samples, max_abs_diff=verification.max_abs_diff,
             threshold=verification.threshold, passed=verification.passed, details=details or {},
@@ -103,16 +105,17 @@ class Exporter:
         return [self.config.int8_granularity]
 
     # -- the Keras reference and latency -------------------------------------------------------------------------
-    def keras_result(self) -> ArtifactResult:
+    def keras_result(self) -> ArtifactEntry:
         model_file = self.inputs.model_file
         accuracy = compare(self.reference, self.reference, self.targets, self.inputs.labels,
                            multi_label=self.inputs.multi_label, threshold=0.0,
                            accuracy_rows=self.inputs.accuracy_rows).accuracy
-        return ArtifactResult("keras", "fp32", KERAS_RUNTIME, REFERENCE, path=self._relative(model_file),
-                              size_bytes=model_file.stat().st_size, sha256=sha256(model_file), accuracy=accuracy,
-                              top1_agreement=1.0, max_abs_diff=0.0, passed=True)
+        return ArtifactEntry(format="keras", precision="fp32", runtime=KERAS_RUNTIME, status=REFERENCE,
+                             path=self._relative(model_file), size_bytes=model_file.stat().st_size,
+                             sha256=sha256(model_file), accuracy=accuracy, top1_agreement=1.0, max_abs_diff=0.0,
+                             passed=True)
 
-    def measure_latency(self, keras: ArtifactResult, results: list[ArtifactResult]) -> None:
+    def measure_latency(self, keras: ArtifactEntry, results: list[ArtifactEntry]) -> None:
         """p50/p90 at batch 1 of the Keras model and of every artifact file that was kept."""
         sample = self.inputs.sample()
         settings = self.config.benchmark
@@ -121,21 +124,21 @@ class Exporter:
         keras.latency_ms_p50, keras.latency_ms_p90 = latency_ms(self.keras, sample, settings)
         for result in results:
             if result.path:
-                predictor = PREDICTORS[result.format](self.inputs.run.path / result.path, settings.threads)
-                result.latency_ms_p50, result.latency_ms_p90 = latency_ms(predictor.predict, sample, settings)
+                model = open_artifact(self.inputs.run.path / result.path, result.format, settings.threads)
+                result.latency_ms_p50, result.latency_ms_p90 = latency_ms(model.run, sample, settings)
 
     def _relative(self, path: Optional[Path]) -> Optional[str]:
         return None if path is None else path.relative_to(self.inputs.run.path).as_posix()
 
 
-def agreement_summary(results: list[ArtifactResult]) -> str:
+def agreement_summary(results: list[ArtifactEntry]) -> str:
     passed = [r for r in results if r.passed]
     line = f"{len(passed)} of {len(results)} artifacts passed verification"
     problems = [f"{r.name} ({r.status})" for r in results if not r.passed]
     return line + (f"; not passed: {', '.join(problems)}" if problems else "")
 
 
-def size_ratio(results: list[ArtifactResult], precision: str, fmt: str = "tflite") -> Optional[float]:
+def size_ratio(results: list[ArtifactEntry], precision: str, fmt: str = "tflite") -> Optional[float]:
     sizes = {r.precision: r.size_bytes for r in results if r.format == fmt and r.size_bytes}
     return sizes[precision] / sizes["fp32"] if precision in sizes and "fp32" in sizes else None
 

@@ -8,6 +8,7 @@ that schema; a union field takes two slots (its type, then its value).
 
 Where it goes follows the TFLite convention: the flatbuffer is a buffer of the model named by the model's
 ``metadata`` entry "TFLITE_METADATA", and associated files (labels.txt) are a zip archive appended to the model.
+The runtime (``keras_tl.edge.tflite_metadata``) reads them back.
 """
 
 from __future__ import annotations
@@ -22,18 +23,16 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as tflite_schema
 
 from keras_tl.data import PADDING_MASK_INPUT, TOKEN_IDS_INPUT
+# The reader's names and enum values (keras_tl.edge reads what is written here)
+from keras_tl.edge.tflite_metadata import (IMAGE_PROPERTIES, LABELS_FILE, METADATA_IDENTIFIER, METADATA_NAME,
+                                           NORMALIZATION_OPTIONS, TENSOR_AXIS_LABELS)
 
-METADATA_NAME = b"TFLITE_METADATA"
-METADATA_IDENTIFIER = b"M001"
 MODEL_IDENTIFIER = b"TFL3"
 MIN_PARSER_VERSION = "1.0.0"  # every field written here exists since schema 1.0.0
-LABELS_FILE = "labels.txt"
 
-# Enum values of metadata_schema.fbs.
-_TENSOR_AXIS_LABELS = 2  # AssociatedFileType
+# Enum values of metadata_schema.fbs that only the writer needs.
 _RGB = 1  # ColorSpaceType
-_FEATURE_PROPERTIES, _IMAGE_PROPERTIES = 1, 2  # ContentProperties union members
-_NORMALIZATION_OPTIONS = 1  # ProcessUnitOptions union member
+_FEATURE_PROPERTIES = 1  # ContentProperties union member
 
 
 @dataclass(frozen=True)
@@ -94,9 +93,9 @@ def _image_tensor(w: _Writer, name: str, image_size: int) -> int:
     # pixels (MediaPipe refuses a float image input without NormalizationOptions).
     size = w.table(uints={0: image_size, 1: image_size})  # ImageSize: width, height
     properties = w.table(offsets={1: size}, bytes_={0: _RGB})  # ImageProperties: color_space, default_size
-    content = w.table(offsets={1: properties}, bytes_={0: _IMAGE_PROPERTIES})  # Content: properties (union)
+    content = w.table(offsets={1: properties}, bytes_={0: IMAGE_PROPERTIES})  # Content: properties (union)
     normalization = w.table(offsets={0: w.floats([0.0]), 1: w.floats([1.0])})  # NormalizationOptions: mean, std
-    unit = w.table(offsets={1: normalization}, bytes_={0: _NORMALIZATION_OPTIONS})  # ProcessUnit: options (union)
+    unit = w.table(offsets={1: normalization}, bytes_={0: NORMALIZATION_OPTIONS})  # ProcessUnit: options (union)
     stats = w.table(offsets={0: w.floats([255.0]), 1: w.floats([0.0])})  # Stats: max, min
     description = w.string("RGB image, raw pixel values 0-255 (preprocessing is inside the model)")
     # TensorMetadata: name, description, content, process_units, stats
@@ -124,7 +123,7 @@ def _feature_tensor(w: _Writer, name: str) -> int:
 
 def _probabilities_tensor(w: _Writer, num_classes: int) -> int:
     labels_file = w.table(offsets={0: w.string(LABELS_FILE), 1: w.string("class names, one per line, in output order")},
-                          bytes_={2: _TENSOR_AXIS_LABELS})  # AssociatedFile: name, description, type
+                          bytes_={2: TENSOR_AXIS_LABELS})  # AssociatedFile: name, description, type
     content = _feature_content(w)
     stats = w.table(offsets={0: w.floats([1.0]), 1: w.floats([0.0])})
     description = w.string(f"probabilities of the {num_classes} classes")
@@ -171,16 +170,6 @@ def append_labels(tflite: bytes, labels: Sequence[str]) -> bytes:
     with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr(LABELS_FILE, "".join(label + "\n" for label in labels))
     return out.getvalue()
-
-
-def read_labels(tflite: bytes) -> Optional[list[str]]:
-    """labels.txt from the zip appended to a .tflite, or None when the file carries none."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(tflite)) as archive:
-            text = archive.read(LABELS_FILE).decode("utf-8")
-    except (zipfile.BadZipFile, KeyError):
-        return None
-    return [line for line in text.splitlines() if line]
 
 
 def _as_bytes(value) -> bytes:

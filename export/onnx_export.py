@@ -17,8 +17,8 @@ import keras
 import onnx
 import tensorflow as tf
 
+from keras_tl.edge.model import ONNX_LABELS_KEY  # what the runtime reads the labels from
 from keras_tl.export.errors import ExportError, first_line
-from keras_tl.export.runtimes import ONNX_LABELS_KEY
 from keras_tl.export.text_tower import FloatScope
 from keras_tl.quiet import silenced_stderr
 

@@ -1,129 +1,88 @@
-"""One predictor per artifact type, each run by its own runtime: LiteRT for .tflite, ONNX Runtime for .onnx.
-
-Every predictor takes float32 images in raw 0-255 RGB (what the Keras model takes) and returns probabilities;
-quantized inputs and outputs are converted with the artifact's own quantization parameters. Labels come from the
-artifact's metadata, so a file copied away from its run folder still names its classes. Models that read text
-take int32 token ids and padding masks; ``predict_images`` makes them with the tokenizer.json next to the file.
+"""Artifacts run by the one runtime, ``keras_tl.edge.model`` (LiteRT for .tflite, ONNX Runtime for .onnx): the code
+the edge runner ships to devices, so export verification, the benchmark, ``keras-tl predict`` and a device run a
+file the same way. This module only adds what keras_tl's commands need around it: a format for files named
+``.partial`` (staged) or ``.failed`` (kept by ``export --keep-failed``), keras_tl's one-line errors, LiteRT's
+start-up line kept off the terminal, and ``keras-tl predict --text`` with the tokenizer.json beside the file.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-from keras_tl.export.metadata import read_labels
-from keras_tl.export.artifacts import FAILED_SUFFIX, FORMAT_SUFFIX
-from keras_tl.export.errors import first_line
-from keras_tl.quiet import silenced_stderr
+from keras_tl.edge.errors import EdgeError
+from keras_tl.edge.model import EdgeModel, open_model
+from keras_tl.edge.text import TOKENIZER_FILE, TextEncoder
 from keras_tl.errors import KerasTLError
-from keras_tl.data import TEXT_INPUTS, TextTokenizer
-from keras_tl.models import IMAGE_INPUT
-
-TOKENIZER_FILE = "tokenizer.json"
-
-ONNX_LABELS_KEY = "labels"
+from keras_tl.export.artifacts import FAILED_SUFFIX, FORMAT_SUFFIX
+from keras_tl.quiet import silenced_stderr
 
 
-class _Predictor:
-    runtime = ""
-    input_names: list[str]
+@contextlib.contextmanager
+def keras_tl_errors():
+    """The edge's one-line errors as keras_tl's, which the CLI prints without a traceback."""
+    try:
+        yield
+    except EdgeError as err:
+        raise KerasTLError(str(err)) from None
 
-    def __init__(self, path: Path, labels: Optional[list[str]], num_classes: int, image_size: Optional[int]):
-        self.path = path
-        self.labels = labels or [str(i) for i in range(num_classes)]
-        self.image_size = image_size  # None: a text-only model
+
+def open_artifact(path: str | Path, fmt: str, threads: Optional[int] = None) -> EdgeModel:
+    """The artifact file of format ``fmt`` ("tflite" / "onnx") at ``path``, whatever its name ends with."""
+    with keras_tl_errors(), silenced_stderr():  # LiteRT announces its XNNPACK delegate on fd 2 when it allocates
+        return open_model(path, threads, suffix=FORMAT_SUFFIX[fmt])
+
+
+def artifact_outputs(path: str | Path, fmt: str, batches: Iterable[dict[str, np.ndarray]],
+                     threads: Optional[int] = None) -> np.ndarray:
+    """What verification compares with the Keras model: the file's probabilities over ``batches`` (input dicts
+    keyed by input name), computed as the edge runner computes them."""
+    model = open_artifact(path, fmt, threads)
+    with keras_tl_errors():
+        return np.concatenate([model.run(batch) for batch in batches])
+
+
+class ArtifactPredictor:
+    """``keras-tl predict`` on an exported file (what KerasPredictor is for a .keras model)."""
+
+    def __init__(self, model: EdgeModel):
+        self.model = model
+        self.path = model.path
+        self.labels = model.labels
+        self.image_size = model.image_size  # None: a text-only model
+        self.runtime = model.runtime
 
     def predict(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        raise NotImplementedError
+        """Probabilities of a batch of input dicts keyed by input name (raw 0-255 images, token arrays)."""
+        with keras_tl_errors():
+            return self.model.run(inputs)
 
     def predict_images(self, images: Optional[np.ndarray], text: Optional[str] = None) -> np.ndarray:
         """Probabilities for each image (with the same ``text`` for image+text models), or for the text alone."""
-        takes_text = any(name in TEXT_INPUTS for name in self.input_names)
-        if not takes_text:
+        model, name = self.model, self.path.name
+        inputs = {} if model.image_input is None else {model.image_input.name: images}
+        if not model.takes_text:
             if text is not None:
-                raise KerasTLError(f"{self.path.name} takes no text input; leave out --text")
-            return self.predict({IMAGE_INPUT: np.asarray(images, dtype=np.float32)})
+                raise KerasTLError(f"{name} takes no text input; leave out --text")
+            return self.predict(inputs)
         if text is None:
-            raise KerasTLError(f'{self.path.name} also takes a text: pass it with --text "..."')
-        count = 1 if self.image_size is None else len(images)
-        inputs = self.tokenizer().encode([text] * count)
-        if self.image_size is not None:
-            inputs[IMAGE_INPUT] = np.asarray(images, dtype=np.float32)
-        # Exported files run at batch 1 (TFLite inputs have a fixed batch size); one image at a time.
-        return np.concatenate([self.predict({k: v[i:i + 1] for k, v in inputs.items()}) for i in range(count)])
-
-    def tokenizer(self) -> TextTokenizer:
-        """The tokenizer.json that export writes next to the artifacts, the one the model was trained with."""
-        path = self.path.parent / TOKENIZER_FILE
-        if not path.is_file():
-            raise KerasTLError(f"{self.path.name} takes text but {path} is missing; copy the tokenizer.json "
-                               "from the run's export folder next to it")
-        return TextTokenizer.load(path)
-
-
-class TFLitePredictor(_Predictor):
-    runtime = "ai_edge_litert"
-
-    def __init__(self, path: str | Path, threads: Optional[int] = None):
-        from ai_edge_litert.interpreter import Interpreter
-
-        path = Path(path)
-        content = path.read_bytes()
-        try:
-            with silenced_stderr():  # LiteRT announces its XNNPACK delegate on fd 2 when it first allocates
-                self.interpreter = Interpreter(model_content=content, num_threads=threads)
-                self.interpreter.allocate_tensors()
-            self.runner = self.interpreter.get_signature_runner()
-        except (ValueError, RuntimeError) as err:
-            raise KerasTLError(f"LiteRT cannot load {path}: {first_line(err, 240)}") from None
-        self.inputs = self.runner.get_input_details()
-        self.input_names = list(self.inputs)
-        (self.output_name, self.output), = self.runner.get_output_details().items()
-        image = self.inputs.get(IMAGE_INPUT)
-        super().__init__(path, read_labels(content), int(self.output["shape"][-1]),
-                         None if image is None else int(image["shape"][1]))
-
-    def predict(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        feed = {name: _quantize(inputs[name], self.inputs[name]) for name in self.input_names}
-        out = self.runner(**feed)[self.output_name]
-        return _dequantize(out, self.output)
-
-
-class ONNXPredictor(_Predictor):
-    runtime = "onnxruntime"
-
-    def __init__(self, path: str | Path, threads: Optional[int] = None):
-        import onnxruntime as ort
-
-        path = Path(path)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # noqa: BLE001 - ORT raises its own exception types for unreadable files
-            raise KerasTLError(f"ONNX Runtime cannot load {path}: {first_line(err, 240)}") from None
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        image = next((i for i in self.session.get_inputs() if i.name == IMAGE_INPUT), None)
-        raw_labels = self.session.get_modelmeta().custom_metadata_map.get(ONNX_LABELS_KEY)
-        labels = json.loads(raw_labels) if raw_labels else None
-        super().__init__(path, labels, int(self.session.get_outputs()[0].shape[-1]),
-                         None if image is None else int(image.shape[1]))
-
-    def predict(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(None, {name: inputs[name] for name in self.input_names})[0]
-
-
-PREDICTORS = {"tflite": TFLitePredictor, "onnx": ONNXPredictor}
+            raise KerasTLError(f'{name} also takes a text: pass it with --text "..."')
+        tokenizer = self.path.with_name(TOKENIZER_FILE)
+        if not tokenizer.is_file():
+            raise KerasTLError(f"{name} takes text but {tokenizer} is missing; copy the tokenizer.json from the "
+                               "run's export folder next to it")
+        with keras_tl_errors():
+            tokens = TextEncoder(tokenizer).encode(text)
+        count = 1 if model.image_input is None else len(images)
+        inputs.update({key: np.repeat(value, count, axis=0) for key, value in tokens.items()})
+        return self.predict(inputs)
 
 
 def predictor_for(path: str | Path, threads: Optional[int] = None,
-                  warn: Optional[Callable[[str], None]] = None) -> _Predictor:
+                  warn: Optional[Callable[[str], None]] = None) -> ArtifactPredictor:
     """The predictor of a .tflite / .onnx file, or of one kept as ``.failed`` by ``export --keep-failed``
     (``warn`` then hears that its predictions were not verified)."""
     path = Path(path)
@@ -137,23 +96,4 @@ def predictor_for(path: str | Path, threads: Optional[int] = None,
         raise KerasTLError(f"{path.name} is neither a .tflite nor an .onnx file (nor one kept as {FAILED_SUFFIX})")
     if failed and warn is not None:
         warn(f"{path.name} failed verification at export: its predictions may differ from the Keras model's")
-    return PREDICTORS[fmt](path, threads)
-
-
-def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return values.astype(dtype, copy=False)
-    scale, zero_point = detail["quantization"]
-    if scale:
-        values = np.round(values / scale + zero_point)
-    info = np.iinfo(dtype)
-    return np.clip(values, info.min, info.max).astype(dtype)
-
-
-def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
-    scale, zero_point = detail["quantization"]
-    if np.dtype(detail["dtype"]).kind == "f" or not scale:
-        return values.astype(np.float32, copy=False)
-    return (values.astype(np.float32) - zero_point) * scale
-
+    return ArtifactPredictor(open_artifact(path, fmt, threads))

@@ -14,14 +14,14 @@ from keras_tl.data import (PreparedData, ScanReport, SourceCheck, inspect_source
                            prepare_data, prepare_text, warnings_for)
 from keras_tl.errors import RunFolderError, WriteFailed
 from keras_tl.evaluate import evaluate_run, write_report
+from keras_tl.evaluate.features import write_features
 from keras_tl.models import build_model, check_model_config, load_trained_model, save_model_atomically
 from keras_tl.progress import progress
 from keras_tl.run import RunFolder, is_own_entry
 from keras_tl.train import fit_two_phase, seed_everything
-from keras_tl.train.cached_features import check_cache_features
 from keras_tl.train.distribution import lr_factor, place, scaled_for_replicas, worker_scratch
 from keras_tl.train.keras_multi_worker import multi_worker_fit
-from keras_tl.train.speed import check_speed_options, float32_model, precision_policy
+from keras_tl.train.speed import float32_model, precision_policy
 from keras_tl.train.trainer import check_epochs
 
 # Settings that may change between an interrupted run and its rerun without making it a different experiment.
@@ -51,8 +51,6 @@ def train_model(config: ExperimentConfig, *, overwrite: bool = False, resume: bo
     run = run_folder_for(config)
     _refuse_overlap_with_data(run, config)
     check_model_config(config.model)  # a bad backbone/size/weights fails before anything is written
-    check_speed_options(config.train)
-    check_cache_features(config)
     placement = place(config.train)  # before any TensorFlow op: a multi-worker strategy must exist first
     workspace = run if placement.is_chief else worker_scratch(run, placement.task, fresh=overwrite)
     _claim_run_folder(workspace, config, overwrite=overwrite, resume=resume, log=log)
@@ -116,8 +114,10 @@ def _out_of_space(err: OSError) -> bool:
     return err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "space" in text or "too large" in text
 
 
-def evaluate_model(run_dir: str | Path, split: Optional[str] = None, log=print) -> dict:
-    """Metrics of a trained run on one of its splits (also written to its metrics.json and the report).
+def evaluate_model(run_dir: str | Path, split: Optional[str] = None, log=print, *,
+                   slice_by: Optional[str] = None) -> dict:
+    """Metrics of a trained run on one of its splits (also written to its metrics.json and the report); with
+    ``slice_by`` (default: the run's evaluate.slice_by), per value of that manifest column too.
 
     On a read-only run folder the metrics are still computed and returned; ``log`` says they were not saved."""
     run = RunFolder(run_dir)
@@ -125,13 +125,26 @@ def evaluate_model(run_dir: str | Path, split: Optional[str] = None, log=print) 
     if not run.writable():
         log(f"note: cannot write to run folder {run.path}: it is read-only; the metrics below are not saved "
             "(copy the folder or make it writable to save them)")
-        return evaluate_run(run, split, model=model, progress=True, save=False)
+        return evaluate_run(run, split, model=model, progress=True, save=False,
+                            slice_by=slice_by).model_dump(exclude_none=True)
     try:
-        metrics = evaluate_run(run, split, model=model, progress=True)
+        metrics = evaluate_run(run, split, model=model, progress=True, slice_by=slice_by)
         write_report(run, model=model)
     except OSError as err:
         raise _write_error(run, err) from None
-    return metrics
+    return metrics.model_dump(exclude_none=True)  # what metrics.json holds for the split
+
+
+def write_split_features(run_dir: str | Path, split: str = "train", output: Optional[str | Path] = None, *,
+                         overwrite: bool = False) -> tuple[Path, int, int]:
+    """The pooled base features of a split as an .npz file (default RUN/features/SPLIT.npz); returns
+    (file, images, feature width)."""
+    run = RunFolder(run_dir)
+    target = Path(output) if output else run.features_dir / f"{split}.npz"
+    try:
+        return write_features(run, split, target, overwrite=overwrite)
+    except OSError as err:
+        raise WriteFailed(f"writing {target} failed ({describe_os_error(err)})") from None
 
 
 def write_run_report(run_dir: str | Path) -> tuple[Path, Path]:

@@ -1,8 +1,9 @@
 """The run folder: the one place a training run writes to, and what every later command reads.
 
 Layout (docs/architecture.md): config.yaml, labels.txt, splits/, model.keras, history.csv, metrics.json,
-plots/, report.md, tensorboard/, checkpoints/, export/ -- plus data/ for the scan report and converted images,
-and tokenizer.json for models that take text.
+plots/, report.md, report.html, predictions/, tensorboard/, checkpoints/, export/ -- plus data/ for the scan report
+and converted images, and tokenizer.json for models that take text. RunFolder names every path; what the result
+files hold is typed in keras_tl/run_files.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from keras_tl.errors import RunFolderError
 OWN_ENTRIES = frozenset({
     "config.yaml", "labels.txt", "splits", "model.keras", "history.csv", "metrics.json", "plots", "report.md",
     "report.html", "tensorboard", "checkpoints", "export", "data", "tokenizer.json", "predictions", "training.json",
+    "features",
 })
 _OWN_TEMPORARIES = frozenset({"model.partial.keras", ".write-test"})
 
@@ -94,6 +96,19 @@ class RunFolder:
         return self.path / "report.md"
 
     @property
+    def html_report_file(self) -> Path:
+        """report.md rendered, with every image embedded."""
+        return self.path / "report.html"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.path / "predictions"
+
+    def predictions_file(self, split: str) -> Path:
+        """Every image of an evaluated split with its prediction (keras_tl.run_files.PredictionRow)."""
+        return self.predictions_dir / f"{split}.csv"
+
+    @property
     def tensorboard_dir(self) -> Path:
         return self.path / "tensorboard"
 
@@ -101,13 +116,58 @@ class RunFolder:
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
 
+    def _checkpoint_stem(self, phase: int, head_only: bool) -> str:
+        # A head trained on cached features checkpoints the head model's weights, which the full model cannot load.
+        return f"phase{phase}-head" if head_only else f"phase{phase}"
+
+    def backup_dir(self, phase: int, head_only: bool = False) -> Path:
+        """BackupAndRestore's state of an unfinished phase: what an interrupted run resumes from."""
+        return self.checkpoints_dir / self._checkpoint_stem(phase, head_only)
+
+    def best_weights_file(self, phase: int, head_only: bool = False) -> Path:
+        return self.checkpoints_dir / f"{self._checkpoint_stem(phase, head_only)}.best.weights.h5"
+
+    def done_weights_file(self, phase: int) -> Path:
+        """The weights a finished phase ended with (a rerun skips the phase)."""
+        return self.checkpoints_dir / f"phase{phase}.done.weights.h5"
+
+    def finished_dir(self, phase: int, head_only: bool = False) -> Path:
+        """Where a finished phase keeps its last BackupAndRestore state, so that more epochs can continue it later."""
+        return self.checkpoints_dir / f"{self._checkpoint_stem(phase, head_only)}.finished"
+
+    @property
+    def phases_file(self) -> Path:
+        """Per phase: its first epoch, planned epochs and, once finished, the epochs it ran (early stop: fewer)."""
+        return self.checkpoints_dir / "phases.json"
+
     @property
     def export_dir(self) -> Path:
         return self.path / "export"
 
     @property
+    def export_report_file(self) -> Path:
+        """What export and benchmark measured (keras_tl.run_files.ExportReport)."""
+        return self.export_dir / "export_report.json"
+
+    @property
+    def pruned_model_file(self) -> Path:
+        """export --prune: the pruned copy of model.keras that every artifact is built from and verified against."""
+        return self.export_dir / "model_pruned.keras"
+
+    @property
+    def qat_reference_file(self) -> Path:
+        """export --qat: the QAT Keras model's outputs on the verification images, which its int8 file is verified
+        against."""
+        return self.export_dir / "model_qat_int8.reference.npz"
+
+    @property
     def data_dir(self) -> Path:
         return self.path / "data"
+
+    @property
+    def features_dir(self) -> Path:
+        """Where `keras-tl features` writes SPLIT.npz unless told another file."""
+        return self.path / "features"
 
     @property
     def scan_report_file(self) -> Path:
@@ -116,6 +176,15 @@ class RunFolder:
     @property
     def converted_dir(self) -> Path:
         return self.data_dir / "converted"
+
+    @property
+    def image_cache_dir(self) -> Path:
+        """tf.data cache files of data.cache: disk when data.cache_dir does not name a shared folder."""
+        return self.data_dir / "tfcache"
+
+    def feature_store_file(self, split: str) -> Path:
+        """Cached phase-1 features too large for train.feature_memory_mb, memory-mapped."""
+        return self.data_dir / "features" / f"{split}.npy"
 
     # -- reading ----------------------------------------------------------------------------------------------
     def labels(self) -> list[str]:

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from keras_tl.run import RunFolder  # noqa: E402
 pytest_plugins = ["tests.support.bad_inputs"]
 
-from tests.helpers import make_calibrated_base, make_image_folder, tiny_config  # noqa: E402
+from tests.helpers import NO_AUGMENT, make_calibrated_base, make_image_folder, tiny_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +79,7 @@ def fused_export(tmp_path_factory, shapes_base, tiny_bert):
     folder = add_sidecar_texts(make_image_folder(root / "shapes", per_class=20))
     config = tiny_config(root / "runs", folder, shapes_base, name="fused", model={"modality": "image_text"},
                          text={"weights": str(tiny_bert), "max_length": 12, "projection_units": 8},
-                         data={"test_fraction": 0.25, "val_fraction": 0.15},
+                         data={"test_fraction": 0.25, "val_fraction": 0.15, **NO_AUGMENT},
                          train={"phase1": {"epochs": 20, "learning_rate": 1e-2}, "phase2": {"epochs": 0}})
     run = keras_tl.train_model(config, log=lambda *_: None)
     report = export_run(run.path, ["export.formats=[tflite,onnx]", "export.quantize=[fp32,int8]",

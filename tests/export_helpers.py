@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.helpers import CLASSES, calibrate_batchnorm, draw_shape, make_image_folder, tiny_config
+from tests.helpers import (CLASSES, NO_AUGMENT, calibrate_batchnorm, draw_shape, make_image_folder,
+                           tiny_config)
 
 PRETRAIN_SEED = 90_000  # drawing seeds far from the run's own images
 
@@ -45,8 +46,9 @@ def make_export_run(root: Path, base: Path):
     import keras_tl
 
     folder = make_image_folder(root / "shapes", per_class=20)
+    # No augmentation (keras_tl's default): the export tests need clear decisions, not augmentation's noise.
     config = tiny_config(root / "runs", folder, base, name="export",
-                         data={"test_fraction": 0.25, "val_fraction": 0.15},
+                         data={"test_fraction": 0.25, "val_fraction": 0.15, **NO_AUGMENT},
                          train={"phase1": {"epochs": 8, "learning_rate": 3e-3}, "phase2": {"epochs": 0},
                                 "verbose": 0})
     return keras_tl.train_model(config, log=lambda *_: None)

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from keras_tl.config import load_config
+from keras_tl.errors import ConfigError
 from tests.helpers import tiny_config
 from tests.support.bad_inputs import expect_error
 from tests.support.files import write_config
@@ -129,6 +130,40 @@ def test_unknown_keys_are_matched_across_the_whole_schema(tmp_path, capsys, bad_
         line = expect_error(capsys, bad_input, f"unknown config key '{key}' ({case})", hint, "train", path, "-o",
                             f"{key}=1")
         assert line.startswith(f"error: unknown config key '{key}'") and line.endswith(hint), line
+
+
+# Rules across config keys that training, data preparation or export used to enforce only once they ran: the
+# schema refuses them, so load_config (and every command that reads a config) stops with the same line at once.
+@pytest.mark.parametrize("case,overrides,message", [
+    ("jit_compile: on with deterministic: true", ["train.jit_compile=on"],
+     "train.jit_compile: on needs train.deterministic: false (TensorFlow cannot run XLA-compiled training "
+     "deterministically)"),
+    ("val + test fractions of 1 or more", ["data.val_fraction=0.5", "data.test_fraction=0.5"],
+     "data.val_fraction + data.test_fraction must be below 1 (the train split needs images)"),
+    ("negative fine_tune_from", ["train.phase2.fine_tune_from=-1"],
+     "train.phase2.fine_tune_from must be >= 0 (the number of top base layers to unfreeze)"),
+    ("cache_features: on for a text model", ["train.cache_features=on", "model.modality=image_text"],
+     "train.cache_features: on cannot be used here: model.modality: image_text takes text; only image-only models "
+     "train on cached features; set it to auto or off"),
+    ("cache_features: on with a distribution strategy", ["train.cache_features=on", "train.distribution=mirrored"],
+     "train.cache_features: on cannot be used here: train.distribution: mirrored; cached features train on one "
+     "device, so the base runs in every step; set it to auto or off"),
+    ("export formats without a precision they take", ["export.formats=[onnx]", "export.quantize=[fp16, dynamic]"],
+     "nothing to export: no format in ['onnx'] has a precision in ['fp16', 'dynamic']"),
+    ("QAT of a text model", ["export.qat=true", "model.modality=text"],
+     "pruning and QAT support image-only models, not model.modality: text (models that read text cannot be "
+     "rebuilt in tf_keras): export it without --prune/--qat"),
+], ids=["xla-determinism", "fractions", "fine-tune-from", "cache-text", "cache-distribution", "export-plan",
+        "qat-text"])
+def test_cross_key_rules_are_refused_by_load_config(tmp_path, capsys, bad_input, case, overrides, message):
+    with pytest.raises(ConfigError) as refused:
+        load_config(overrides=overrides)
+    assert str(refused.value) == message
+    path = yaml_file(tmp_path, f"name: rules\noutput_dir: {tmp_path / 'runs'}\n")
+    args = [item for override in overrides for item in ("-o", override)]
+    line = expect_error(capsys, bad_input, f"config with {case}", message, "train", path, *args)
+    assert line == f"error: {message}"
+    assert not (tmp_path / "runs").exists()  # refused before any run folder
 
 
 # Runs the CLI with an empty Keras cache (nothing here reaches the network, so a download fails at once), then asks

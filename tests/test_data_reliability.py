@@ -8,7 +8,7 @@ import os
 import pytest
 
 from keras_tl.data import load_split
-from keras_tl.evaluate.predictions import read_predictions
+from keras_tl.run_files import read_predictions
 from keras_tl.run import RunFolder
 from tests.helpers import draw_shape, make_image_folder
 from tests.support.bad_inputs import expect_error, run_cli
@@ -221,9 +221,9 @@ def test_odd_class_and_file_names_round_trip(tmp_path, capsys, config_factory, b
     paths = {s.path: s.labels for samples in splits.values() for s in samples}
     assert len(paths) == 24 and all(found == (path.split("/")[0],) for path, found in paths.items())
     assert {"yes|no/tab\there.png", "yes|no/new\nline.png", 'a, "b"/"quoted", comma.png'} <= set(paths)
-    rows = read_predictions(run.path / "predictions" / "test.csv")
-    assert sorted(row["image"] for row in rows) == sorted(s.path for s in splits["test"])
-    assert {row["label"] for row in rows} == set(labels)
+    rows = read_predictions(run.predictions_file("test"))
+    assert sorted(row.image for row in rows) == sorted(s.path for s in splits["test"])
+    assert {row.label for row in rows} == set(labels)
     bad_input("class folder named yes|no", "trained and evaluated")
     bad_input("TAB in a file name", "trained and evaluated")
     bad_input("newline in a file name", "trained and evaluated")
@@ -245,7 +245,7 @@ def test_duplicate_rows_warn_in_train_and_labels_round_trip(tmp_path, capsys, co
     assert "warning: 2 duplicate manifest rows" in out and "rows.jsonl:19 repeats rows.jsonl:4" in out, out
     assert run.labels() == ["0", "say \"hi\", twice", "yes|no"]
     assert sum(len(load_split(run.splits_dir, s)) for s in ("train", "val", "test")) == 18
-    rows = read_predictions(run.path / "predictions" / "test.csv")
-    assert rows and {row["label"] for row in rows} <= set(run.labels())
+    rows = read_predictions(run.predictions_file("test"))
+    assert rows and {row.label for row in rows} <= set(run.labels())
     bad_input("duplicate manifest rows in train", "warned, counted once")
     bad_input("manifest label yes|no in single-label mode", "trained and evaluated")

@@ -25,8 +25,12 @@ from tests.support.files import EXIF_ORIENTATION
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 32
 # The runner resizes with Pillow's float bilinear filter, training with TensorFlow's antialiased bilinear in
-# float32: the same filter, apart by float rounding (measured: at most 0.0002 of a level).
-EDGE_ATOL = 0.01
+# float32: the same filter, apart by float rounding (measured: at most 0.0002 of a level). Both round to whole
+# levels, so they are equal but where a value lands within 0.0002 of a half level: there one level apart. Smooth
+# 16-bit and half-transparent files have many exact halves (measured: 3.5 % and 1.5 % of their values differ,
+# every other file under 0.2 %).
+EDGE_ATOL = 1.0
+EDGE_MEAN_DIFFERENCE = 0.05
 # The page rounds its resize to whole levels (0.5 apart), and Chromium decodes by itself: its 16-to-8-bit scaling
 # is a level off Pillow's here and there (measured: at most 1.5 levels, 0.6 on average, for the 16-bit PNG; 0.5
 # and under 0.25 for the other files).
@@ -162,7 +166,8 @@ def test_edge_runner_decodes_an_odd_file_as_training_does(name, odd_folder, trai
     edge = edge_load_image(odd_folder / name, SIZE)
 
     np.testing.assert_allclose(edge, trained[name], rtol=0, atol=EDGE_ATOL)
-    bad_input(f"{ODD_FILES[name][0]} through the edge runner", f"training's pixels within {EDGE_ATOL}")
+    assert np.mean(np.abs(edge - trained[name])) <= EDGE_MEAN_DIFFERENCE
+    bad_input(f"{ODD_FILES[name][0]} through the edge runner", "training's pixels, a rare level apart")
 
 
 BROWSER_DRIVER = """

@@ -9,8 +9,10 @@ import pytest
 
 from keras_tl.export import tflite
 from keras_tl.export.errors import UnsupportedOpsError
-from keras_tl.export.metadata import attach_metadata, read_labels
-from keras_tl.export.runtimes import TFLitePredictor, predictor_for
+from keras_tl.edge.model import TFLiteModel
+from keras_tl.edge.tflite_metadata import read_labels, read_metadata
+from keras_tl.export.metadata import attach_metadata
+from keras_tl.export.runtimes import predictor_for
 from keras_tl.cli.main import main
 
 
@@ -76,16 +78,18 @@ def test_multi_input_model_quantizes_to_int8_from_a_dict_keyed_dataset(tmp_path)
     path.write_bytes(attach_metadata(converted, ["a", "b", "c"], image_input="image", image_size=16, name="two",
                                      description="two inputs", version="0"))
 
-    predictor = TFLitePredictor(path)
-    assert sorted(predictor.input_names) == ["extra", "image"]
+    runtime = TFLiteModel(path)
+    inputs = {spec.name: spec for spec in runtime.inputs}
+    assert sorted(inputs) == ["extra", "image"] and runtime.image_input.name == "image"
     # The converter gives every float input the one inference_input_type; only the image's scale is pinned
-    assert predictor.inputs["image"]["dtype"] == predictor.inputs["extra"]["dtype"] == np.uint8
-    assert predictor.inputs["image"]["quantization"] == (1.0, 0) and predictor.inputs["extra"]["quantization"][0] > 0
+    assert inputs["image"].dtype == inputs["extra"].dtype == np.uint8
+    assert (inputs["image"].scale, inputs["image"].zero_point) == (1.0, 0) and inputs["extra"].scale > 0
     batch = {k: np.concatenate([s[k] for s in samples]) for k in ("image", "extra")}
-    probs = predictor.predict(batch)
+    probs = runtime.run(batch)  # the extra input is quantized with its own parameters, as the image is
     reference = model.predict([batch["image"], batch["extra"]], verbose=0)
     assert probs.shape == (20, 3) and np.abs(probs - reference).max() < 0.1
-    assert read_labels(path.read_bytes()) == ["a", "b", "c"]
+    content = path.read_bytes()
+    assert read_labels(content, read_metadata(content)) == runtime.labels == ["a", "b", "c"]
 
 
 def test_a_kept_failed_file_is_still_readable_by_its_runtime(exported_run, tmp_path):
@@ -93,4 +97,4 @@ def test_a_kept_failed_file_is_still_readable_by_its_runtime(exported_run, tmp_p
     failed = tmp_path / "model_int8.tflite.failed"
     shutil.copyfile(run.export_dir / "model_int8.tflite", failed)
     predictor = predictor_for(failed)
-    assert isinstance(predictor, TFLitePredictor) and predictor.labels == run.labels()
+    assert isinstance(predictor.model, TFLiteModel) and predictor.labels == run.labels()

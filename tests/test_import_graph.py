@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOUNDATION = ("keras_tl.errors", "keras_tl.quiet", "keras_tl.progress", "keras_tl.packaged", "keras_tl.edge")
 LAYERS = (
     ("keras_tl.config", "keras_tl.text_checkpoint"),
-    ("keras_tl.run",),
+    ("keras_tl.run", "keras_tl.run_files"),
     ("keras_tl.data",),
     ("keras_tl.models",),
     ("keras_tl.train",),

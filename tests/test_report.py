@@ -14,7 +14,7 @@ from PIL import Image
 
 import keras_tl
 from keras_tl.cli.main import main
-from keras_tl.evaluate.predictions import read_predictions
+from keras_tl.run_files import read_predictions
 from tests.helpers import tiny_config
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -63,9 +63,10 @@ def test_report_md_has_every_section(trained_run):
     for image in ("plots/history.png", "plots/confusion_test.png"):
         assert f"]({image})" in text and (trained_run.path / image).is_file()
     assert "| circle |" in text.split("### Per class (test split)")[1]
-    predictions = read_predictions(trained_run.path / "predictions" / "test.csv")
-    assert len(predictions) == 6
-    wrong = [p for p in predictions if p["label"] != p["predicted"]]
+    predictions = read_predictions(trained_run.predictions_file("test"))
+    assert len(predictions) == 6 and all(0 <= p.confidence <= 1 and 0 <= p.error <= 1 for p in predictions)
+    assert any(round(v, 4) != v for p in predictions for v in (p.confidence, p.error))  # written unrounded
+    wrong = [p for p in predictions if p.label != p.predicted]
     grid = trained_run.plots_dir / "misclassified_test.png"
     assert grid.is_file() == bool(wrong) and ("misclassified_test.png" in text) == bool(wrong)
 
@@ -133,3 +134,15 @@ def test_report_after_export_and_compare(trained_run, tmp_path, capsys):
     assert rows["export keras_accuracy"] == ["-", "0.5"]
     assert main(["compare", str(trained_run.path), str(tmp_path)]) == 2
     assert "is not a keras-tl run folder" in capsys.readouterr().err
+
+
+def test_a_broken_export_report_is_shown_not_fatal(trained_run, tmp_path, capsys, bad_input):
+    other = keras_tl.RunFolder(shutil.copytree(trained_run.path, tmp_path / "broken"))
+    other.export_report_file.parent.mkdir()
+    other.export_report_file.write_text('{"artifacts": [{"format": "tflite", "precision": "fp32", "size_bytes": "big"}]}')
+    assert main(["report", str(other.path)]) == 0, capsys.readouterr().err
+    section = other.report_file.read_text().split("## Export benchmark", 1)[1]
+    assert "is not a valid export report (artifacts.0.size_bytes: Input should be a valid integer" in section
+    assert main(["compare", str(other.path)]) == 0
+    assert "is not a valid export report" in capsys.readouterr().out
+    bad_input("report and compare on an export report with a non-number size", "the problem shown, exit 0")

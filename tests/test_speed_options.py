@@ -63,8 +63,9 @@ def test_speed_and_cache_keys_read_naturally_from_yaml_and_refuse_bad_combinatio
     with pytest.raises(ConfigError, match="'train.cache_features': input should be 'auto', 'on' or 'off'"):
         load_config(overrides=["train.cache_features=maybe"])
     with pytest.raises(ConfigError, match="^data.cache_dir is only used with data.cache: disk"):
-        load_config(overrides=["data.cache_dir=/somewhere"])
+        load_config(overrides=["data.cache=memory", "data.cache_dir=/somewhere"])
     assert load_config(overrides=["data.cache=disk", "data.cache_dir=/somewhere"]).data.cache_dir == "/somewhere"
+    assert load_config(overrides=["data.cache_dir=/somewhere"]).data.cache == "auto"  # auto may pick disk
 
 
 @pytest.mark.slow

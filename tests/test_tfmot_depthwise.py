@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from keras_tl.export.tfmot import tflite_bytes
 from keras_tl.export.tfmot.depthwise import depthwise_quantizer_class
 from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.export.tfmot.quantize import quantization_aware
+from tests.support.tfmot import tflite_file
 
 LARGE, SMALL = 1.0, 0.002  # with one scale for both channels (step 1/127), the small channel would round to zeros
 
@@ -39,14 +39,14 @@ def test_the_qat_model_quantizes_each_depthwise_channel_with_its_own_scale():
     assert np.count_nonzero(simulated[:, :, 1]) == kernel[:, :, 1].size
 
 
-def test_the_int8_file_stores_the_same_per_channel_scales():
+def test_the_int8_file_stores_the_same_per_channel_scales(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     model, kernel = depthwise_model()
     qat = quantization_aware(model, preserve_sparsity=False)
     images = np.random.default_rng(1).uniform(0, 255, (8, 8, 8, 2)).astype("float32")
     qat.predict(images, verbose=0)
-    interpreter = Interpreter(model_content=tflite_bytes(qat, int8=True, representative=images))
+    interpreter = Interpreter(model_content=tflite_file(qat, tmp_path / "qat.tflite", "int8", images).read_bytes())
     scales = [d["quantization_parameters"]["scales"] for d in interpreter.get_tensor_details()
               if d["dtype"] == np.int8 and len(d["shape"]) == 4 and len(d["quantization_parameters"]["scales"]) == 2]
     assert len(scales) == 1  # the depthwise kernel (BatchNorm folded in: each channel scaled by its own factor)

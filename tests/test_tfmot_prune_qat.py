@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from keras_tl.export.tfmot import (PRUNABLE_LAYERS, gzip_size, prune_run_model, qat_int8_tflite, run_tflite,
-                                   tflite_bytes, top1_agreement)
+from keras_tl.export.tfmot import PRUNABLE_LAYERS, prune_run_model
+from keras_tl.export.tfmot.pipeline import gzip_size, top1_agreement
 from keras_tl.export.tfmot.prune import sparsity_schedule
 from keras_tl.config import load_config
 from keras_tl.data import load_images, prepare_data
@@ -14,7 +14,7 @@ from keras_tl.errors import ConfigError
 from keras_tl.models import load_trained_model
 from keras_tl.run import RunFolder
 from tests.helpers import make_image_folder, tiny_config, trained_from_scratch
-from tests.support.tfmot import accuracy, assert_full_int8
+from tests.support.tfmot import accuracy, assert_full_int8, qat_int8, run_tflite, tflite_file
 
 TARGET = 0.5
 quiet = dict(log=lambda *_: None)
@@ -47,16 +47,24 @@ def pruned(trained):
 
 
 @pytest.fixture(scope="module")
-def qat(trained):
-    model, data, cfg = trained
-    plain = cfg.model_copy(update={"export": cfg.export.model_copy(update={"prune": None})})
-    return qat_int8_tflite(model, data, plain, **quiet)
+def every_image(trained):
+    """Agreement needs no labels: measured on every split's 90 images, as export verification does (the 18 test
+    images alone make one flip cost 5.6 points)."""
+    _, data, _ = trained
+    return load_images([p for split in ("train", "val", "test") for p in data.paths(split)], 32)
 
 
 @pytest.fixture(scope="module")
-def prune_qat(trained, pruned):
+def qat(trained, every_image, tmp_path_factory):
+    model, data, cfg = trained
+    plain = cfg.model_copy(update={"export": cfg.export.model_copy(update={"prune": None})})
+    return qat_int8(model, data, plain, every_image, tmp_path_factory.mktemp("qat"))
+
+
+@pytest.fixture(scope="module")
+def prune_qat(trained, pruned, every_image, tmp_path_factory):
     _, data, cfg = trained
-    return qat_int8_tflite(pruned.model, data, cfg, **quiet)
+    return qat_int8(pruned.model, data, cfg, every_image, tmp_path_factory.mktemp("prune-qat"))
 
 
 @pytest.mark.parametrize("override, message", [
@@ -104,17 +112,19 @@ def test_pruned_model_exports_like_any_keras_model_and_halves_the_gzip_size(trai
     images, _ = test_images
     np.testing.assert_allclose(load_trained_model(path).predict(images, verbose=0),
                                pruned.model.predict(images, verbose=0), atol=1e-6)
-    dense, sparse = tflite_bytes(model), tflite_bytes(pruned.model)
+    dense_file = tflite_file(model, tmp_path / "dense.tflite")
+    sparse_file = tflite_file(pruned.model, tmp_path / "sparse.tflite")
+    dense, sparse = dense_file.read_bytes(), sparse_file.read_bytes()
     ratio = gzip_size(sparse) / gzip_size(dense)
     print(f"gzip fp32 TFLite: {gzip_size(dense)} -> {gzip_size(sparse)} bytes ({ratio:.2f}x)")
     assert ratio <= 0.65
-    assert top1_agreement(run_tflite(sparse, images), pruned.model.predict(images, verbose=0)) == 1.0
+    assert top1_agreement(run_tflite(sparse_file, images), pruned.model.predict(images, verbose=0)) == 1.0
 
 
-def int8_weights(model_bytes: bytes) -> list[np.ndarray]:
+def int8_weights(path) -> list[np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=model_bytes)
+    interpreter = Interpreter(model_content=path.read_bytes())
     interpreter.allocate_tensors()
     out = []
     for detail in interpreter.get_tensor_details():
@@ -127,33 +137,28 @@ def int8_weights(model_bytes: bytes) -> list[np.ndarray]:
 
 
 @pytest.mark.slow
-def test_qat_int8_tflite_agrees_with_the_qat_model(trained, qat, test_images):
-    _, data, _ = trained
-    images, targets = test_images
-    assert qat.test_paths == data.paths("test") and len(qat.keras_outputs) == len(targets) >= 15
+def test_qat_int8_tflite_agrees_with_the_qat_model(qat, every_image):
+    assert len(qat.keras_outputs) == len(qat.tflite_outputs) == len(every_image) >= 90
     assert not qat.preserve_sparsity
-    print(f"QAT: agreement {qat.agreement:.3f}, accuracy Keras {accuracy(qat.keras_outputs, targets):.3f} / "
-          f"int8 TFLite {accuracy(qat.tflite_outputs, targets):.3f}")
+    print(f"QAT: agreement {qat.agreement:.3f} on {len(every_image)} images")
     assert qat.agreement >= 0.98
-    np.testing.assert_allclose(run_tflite(qat.tflite, images), qat.tflite_outputs)
-    assert_full_int8(qat.tflite)
+    assert_full_int8(qat.path)
 
 
 @pytest.mark.slow
-def test_prune_then_qat_keeps_the_zeros_in_the_int8_artifact(trained, qat, prune_qat, test_images):
+def test_prune_then_qat_keeps_the_zeros_in_the_int8_artifact(trained, qat, prune_qat, every_image):
     _, _, cfg = trained
-    _, targets = test_images
     assert prune_qat.preserve_sparsity
-    print(f"prune+QAT: agreement {prune_qat.agreement:.3f}, int8 TFLite accuracy "
-          f"{accuracy(prune_qat.tflite_outputs, targets):.3f}")
-    # Measured here: 1.0 or 0.944 (one of 18 test images) from run to run since BatchNorm re-estimation changed the
-    # pruned model (this asked 0.98 before); 0.993 in benchmarks/compression.py. Plain QAT is held to 0.98 above.
+    print(f"prune+QAT: agreement {prune_qat.agreement:.3f} on {len(every_image)} images")
+    # 0.993 in benchmarks/compression.py; on this tiny model from scratch the pruned model's BatchNorm
+    # re-estimation moves a few near-ties from run to run. Plain QAT is held to 0.98 above.
     assert prune_qat.agreement >= 0.9
-    assert_full_int8(prune_qat.tflite)
-    weights = int8_weights(prune_qat.tflite)
+    assert_full_int8(prune_qat.path)
+    weights = int8_weights(prune_qat.path)
     zeros = sum(int(np.sum(w == 0)) for w in weights) / sum(w.size for w in weights)
     assert zeros >= TARGET - 0.02
-    plain_zeros = int8_weights(qat.tflite)
+    plain_zeros = int8_weights(qat.path)
     assert sum(int(np.sum(w == 0)) for w in plain_zeros) / sum(w.size for w in plain_zeros) < 0.1
-    print(f"gzip int8 TFLite: QAT {gzip_size(qat.tflite)}, prune+QAT {gzip_size(prune_qat.tflite)} bytes")
-    assert gzip_size(prune_qat.tflite) <= 0.8 * gzip_size(qat.tflite)
+    qat_gzip, prune_qat_gzip = gzip_size(qat.path.read_bytes()), gzip_size(prune_qat.path.read_bytes())
+    print(f"gzip int8 TFLite: QAT {qat_gzip}, prune+QAT {prune_qat_gzip} bytes")
+    assert prune_qat_gzip <= 0.8 * qat_gzip

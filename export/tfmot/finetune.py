@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -10,6 +11,8 @@ import numpy as np
 from keras_tl.export.tfmot.legacy import tfmot_and_tf_keras
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import PreparedData, load_images
+from keras_tl.data.image_cache import choose_cache
+from keras_tl.data.pipeline import SHUFFLE_BUFFER
 from keras_tl.models import input_size
 from keras_tl.train import TrainingDiverged
 
@@ -43,8 +46,7 @@ def fine_tune(tf_keras_model, data: PreparedData, cfg: ExperimentConfig, *, epoc
         accuracy = tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     tf_keras_model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate), loss=loss, metrics=[accuracy])
     train = data.dataset("train", image_size=input_size(cfg.model), batch_size=cfg.data.batch_size, training=True,
-                         seed=cfg.seed, augment=cfg.data.augment,
-                         cache="memory" if cfg.data.cache == "memory" else "none")
+                         seed=cfg.seed, augment=cfg.data.augment, cache=_memory_or_none(data, cfg))
     history = tf_keras_model.fit(train, epochs=epochs, callbacks=list(callbacks), shuffle=False,
                                  verbose=cfg.train.verbose)
     losses = history.history.get("loss", [])
@@ -82,3 +84,12 @@ def split_images(data: PreparedData, cfg: ExperimentConfig, split: str, limit: i
     """Up to ``limit`` images of ``split`` (decoded as in training), or of the train split when it is empty."""
     paths = data.paths(split) or data.paths("train")
     return load_images(paths[:limit], input_size(cfg.model))
+
+
+def _memory_or_none(data: PreparedData, cfg: ExperimentConfig) -> str:
+    """The fine-tunes cache their images in memory when training would (auto: when they fit its budget); they
+    keep no disk cache of their own."""
+    size, images = input_size(cfg.model), len(data.splits["train"])
+    choice = choose_cache(cfg.data.cache, cached_images=images, shuffle_images=min(images, SHUFFLE_BUFFER),
+                          image_size=size, folder=Path("."), memory_mb=cfg.data.cache_memory_mb, disk_mb=0)
+    return "memory" if choice.mode == "memory" else "none"

@@ -11,7 +11,7 @@ pruned/unpruned gzip ratio of the fp32 TFLite.
 
 from __future__ import annotations
 
-import json
+import gzip
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,19 +24,17 @@ from keras_tl.export.artifacts import ArtifactSpec, sha256
 from keras_tl.export.errors import ExportError
 from keras_tl.export.exporter import Exporter
 from keras_tl.export.inputs import RunInputs
-from keras_tl.export.report import REPORT_NAME, ArtifactResult
-from keras_tl.export.runtimes import PREDICTORS
-from keras_tl.export.tfmot.convert import gzip_size, save_serving_model, top1_agreement
+from keras_tl.export.report import ArtifactEntry
+from keras_tl.export.runtimes import artifact_outputs
 from keras_tl.export.tfmot.prune import prune_run_model
 from keras_tl.export.tfmot.qat import train_qat_model
+from keras_tl.export.tfmot.saved_model import saved_model
 from keras_tl.export.verify import compare, predict_all
-from keras_tl.quiet import silenced_stderr
+from keras_tl.errors import KerasTLError
+from keras_tl.run_files import ExportReport
 from keras_tl.models import IMAGE_INPUT, load_trained_model
 
-PRUNED_MODEL = "model_pruned.keras"
 QAT_SPEC = ArtifactSpec("tflite", "qat_int8")
-QAT_REFERENCE = "model_qat_int8.reference.npz"  # the QAT Keras model's outputs on the verification split
-SECTION = "compression"
 
 
 @dataclass
@@ -53,17 +51,17 @@ def compress(inputs: RunInputs, work: Path, log: Callable[[str], None]) -> Optio
 
     Swaps the pruned model into ``inputs`` so that every artifact is built from it and verified against it."""
     settings = inputs.config.export
-    pruned_file = inputs.run.export_dir / PRUNED_MODEL
+    pruned_file = inputs.run.pruned_model_file
     if settings.prune is None and not settings.qat:
         pruned_file.unlink(missing_ok=True)  # this export's artifacts come from the unpruned model
         return None
     _require_image_only(inputs)
     result = Compression()
     if settings.prune is not None:
-        unpruned = tflite.convert(_saved_model(inputs.model, work / "unpruned"), "fp32")
+        unpruned = tflite.convert(saved_model(inputs.model, work / "unpruned"), "fp32")
         result.unpruned_fp32_gzip = gzip_size(unpruned)
         pruned = prune_run_model(inputs.model, inputs.data, inputs.config, log=log)
-        staged = work / PRUNED_MODEL
+        staged = work / pruned_file.name
         pruned.model.save(staged)
         os.replace(staged, pruned_file)
         inputs.model, inputs.model_file = pruned.model, pruned_file
@@ -79,8 +77,8 @@ def compress(inputs: RunInputs, work: Path, log: Callable[[str], None]) -> Optio
         outputs = predict_all(lambda batch: np.asarray(qat.model(batch[IMAGE_INPUT], training=False)),
                               inputs.batches())
         result.references[QAT_SPEC.precision] = outputs
-        np.savez(inputs.run.export_dir / QAT_REFERENCE, probabilities=outputs, source_sha256=sha256(inputs.model_file))
-        result.sources[QAT_SPEC.precision] = (save_serving_model(qat.model, work / "qat_saved_model"), "int8")
+        np.savez(inputs.run.qat_reference_file, probabilities=outputs, source_sha256=sha256(inputs.model_file))
+        result.sources[QAT_SPEC.precision] = (saved_model(qat.model, work / "qat_saved_model"), "int8")
         result.specs.append(QAT_SPEC)
         result.report["qat"] = {"epochs": settings.qat_epochs, "learning_rate": settings.qat_learning_rate,
                                 "sparsity_preserving": qat.preserve_sparsity, "artifact": QAT_SPEC.filename,
@@ -89,7 +87,7 @@ def compress(inputs: RunInputs, work: Path, log: Callable[[str], None]) -> Optio
     return result
 
 
-def record(compression: Compression, exporter: Exporter, results: Sequence[ArtifactResult]) -> dict:
+def record(compression: Compression, exporter: Exporter, results: Sequence[ArtifactEntry]) -> dict:
     """Gzip sizes of the artifacts, the fp32 gzip ratio and the QAT file's agreement with the model the others are
     verified against; returns the report's ``compression`` section."""
     inputs, section = exporter.inputs, compression.report
@@ -99,8 +97,9 @@ def record(compression: Compression, exporter: Exporter, results: Sequence[Artif
         section["prune"]["gzip_ratio_fp32_tflite"] = round(fp32 / compression.unpruned_fp32_gzip, 4)
     qat_file = next((r for r in results if r.path and r.precision == QAT_SPEC.precision), None)
     if "qat" in section and qat_file is not None:
-        predictor = PREDICTORS["tflite"](inputs.run.path / qat_file.path, inputs.config.export.benchmark.threads)
-        agreement = top1_agreement(predict_all(predictor.predict, inputs.batches()), exporter.reference)
+        outputs = artifact_outputs(inputs.run.path / qat_file.path, "tflite", inputs.batches(),
+                                   inputs.config.export.benchmark.threads)
+        agreement = top1_agreement(outputs, exporter.reference)
         qat_file.details["agreement_with_keras"] = section["qat"]["agreement_with_keras"] = agreement
         section["qat"]["agreement_with_qat_keras"] = qat_file.top1_agreement
     return section
@@ -109,7 +108,7 @@ def record(compression: Compression, exporter: Exporter, results: Sequence[Artif
 def exported_references(inputs: RunInputs) -> dict[str, np.ndarray]:
     """The QAT Keras model's outputs saved by the export that made ``model_qat_int8.tflite``, while the model it
     was trained from is still the one in the run (a retrained or re-pruned model makes the file stale)."""
-    path = inputs.run.export_dir / QAT_REFERENCE
+    path = inputs.run.qat_reference_file
     if not path.is_file() or not inputs.model_file.is_file():
         return {}
     with np.load(path) as saved:
@@ -121,12 +120,12 @@ def exported_references(inputs: RunInputs) -> dict[str, np.ndarray]:
 def use_exported_model(inputs: RunInputs) -> Optional[dict]:
     """For ``keras-tl benchmark``: when the last export pruned, its artifacts are measured against the pruned
     model; returns that export's ``compression`` section (None when there is none)."""
-    pruned_file = inputs.run.export_dir / PRUNED_MODEL
+    pruned_file = inputs.run.pruned_model_file
     try:
-        report = json.loads((inputs.run.export_dir / REPORT_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        report = {}
-    section = report.get(SECTION)
+        report = ExportReport.read(inputs.run.export_report_file)
+    except KerasTLError:
+        report = None  # no report to go by: the artifacts are measured against model.keras
+    section = report.compression if report else None
     if section and "prune" in section and pruned_file.is_file():
         inputs.model, inputs.model_file = load_trained_model(pruned_file), pruned_file
     return section
@@ -144,10 +143,13 @@ def _accuracy(outputs: np.ndarray, inputs: RunInputs) -> float:
                    threshold=0.0, accuracy_rows=inputs.accuracy_rows).accuracy
 
 
-def _saved_model(model, path: Path) -> Path:
-    with silenced_stderr():
-        model.export(str(path), format="tf_saved_model", verbose=False)
-    return path
+def gzip_size(data: bytes) -> int:
+    """Bytes after gzip -9: what a download or an app bundle ships, and where pruning's zeros pay off."""
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def top1_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.argmax(a, axis=-1) == np.argmax(b, axis=-1)))
 
 
 def _relative(inputs: RunInputs, path: Path) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
@@ -17,8 +16,8 @@ def train(args) -> int:
     run = api.train_model(config, overwrite=args.overwrite, resume=args.resume,
                           command=shlex.join(["keras-tl", *args.argv]))
     _print_metrics(run)
-    if (run.path / "report.html").is_file():  # a non-chief worker writes no report
-        print(f"report: {run.path / 'report.html'}")
+    if run.html_report_file.is_file():  # a non-chief worker writes no report
+        print(f"report: {run.html_report_file}")
     print(run.path)  # last: scripts read the run folder from the final line
     return 0
 
@@ -26,8 +25,31 @@ def train(args) -> int:
 def evaluate(args) -> int:
     from keras_tl import api
 
-    metrics = api.evaluate_model(args.run_dir, args.split)
-    _print_metric_lines(metrics, metrics.get("split") or args.split)
+    from keras_tl.run_files import SplitMetrics
+
+    metrics = SplitMetrics.model_validate(api.evaluate_model(args.run_dir, args.split, slice_by=args.slice_by))
+    _print_metric_lines(metrics, metrics.split or args.split)
+    if metrics.slices is not None:
+        _print_slices(metrics.slices)
+    return 0
+
+
+def _print_slices(report) -> None:
+    """``report``: a keras_tl.run_files.SliceReport."""
+    for s in report.slices:
+        note = " (worst)" if s.value == report.worst else f" (under {report.min_count} images)" if s.too_small else ""
+        print(f"  {report.column}={s.value}: accuracy {s.accuracy:.4f}, macro_f1 {s.macro_f1:.4f} "
+              f"({s.count} images){note}")
+    if report.worst is not None:
+        print(f"worst slice: {report.column}={report.worst}, {100 * report.worst_gap:.1f} points below the split")
+
+
+def features(args) -> int:
+    from keras_tl import api
+
+    path, rows, width = api.write_split_features(args.run_dir, args.split, args.output, overwrite=args.overwrite)
+    print(f"{rows} {args.split} images x {width} features (keys: features, targets, label_names, paths)")
+    print(path)
     return 0
 
 
@@ -104,7 +126,7 @@ def quickstart(args) -> int:
     run = run_quickstart(args.output_dir, overrides=args.override)
     _print_metrics(run)
     print("next: keras-tl predict", run.path, "IMAGE.png   |   keras-tl export", run.path)
-    print(f"report: {run.report_file} (and {run.path / 'report.html'})")
+    print(f"report: {run.report_file} (and {run.html_report_file})")
     print(run.path)
     return 0
 
@@ -138,13 +160,13 @@ def _predictor_for(model: str):
 
 
 def _print_metrics(run) -> None:
-    if run.metrics_file.is_file():
-        everything = json.loads(run.metrics_file.read_text(encoding="utf-8"))
-        for split, metrics in everything.items():
-            _print_metric_lines(metrics, split)
+    from keras_tl.run_files import Metrics
+
+    for split, metrics in Metrics.read(run.metrics_file).root.items():
+        _print_metric_lines(metrics, split)
 
 
-def _print_metric_lines(metrics: dict, split: str) -> None:
-    shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
-    print(f"{split} split: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
-          + f" ({metrics.get('samples', 0)} images)")
+def _print_metric_lines(metrics, split: str) -> None:
+    """``metrics``: a keras_tl.run_files.SplitMetrics."""
+    print(f"{split} split: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.scores().items())
+          + f" ({metrics.samples} images)")

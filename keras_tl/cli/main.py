@@ -32,7 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="metrics of a run's model on one of its splits")
     p.add_argument("run_dir")
     p.add_argument("--split", choices=("train", "val", "test"), default=None)
+    p.add_argument("--slice-by", metavar="COLUMN", help="also per value of this manifest column (e.g. region)")
     p.set_defaults(func=commands.evaluate)
+
+    p = sub.add_parser("features", help="pooled base features and labels of a run's split, as an .npz file")
+    p.add_argument("run_dir")
+    p.add_argument("--split", choices=("train", "val", "test"), default="train")
+    p.add_argument("-o", "--output", help="the .npz file to write (default: RUN/features/SPLIT.npz)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    p.set_defaults(func=commands.features)
 
     p = sub.add_parser("export", help="TFLite / ONNX artifacts of a run, verified against the Keras model")
     p.add_argument("run_dir")

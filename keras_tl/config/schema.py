@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -53,14 +53,21 @@ class DataConfig(Section):
                                 "rows with a split column keep theirs)")
     test_fraction: float = Field(0.15, ge=0, lt=1, description="share of each class put in the test split (manifest "
                                  "rows with a split column keep theirs)")
+    shots_per_class: Optional[int] = Field(None, ge=1, description="few-shot: keep only this many training images "
+                                           "per class, drawn with the seed (val and test keep theirs); none = all")
     batch_size: int = Field(32, ge=1, description="images per step on each replica while training; also the batch "
                             "of evaluation")
-    cache: Literal["memory", "disk", "none"] = Field(
-        "memory", description="decoded, resized train/val images: memory: kept in RAM after the first epoch; disk: "
-                              "written to a tf.data cache file; none: decoded again every epoch")
+    cache: Literal["auto", "memory", "disk", "none"] = Field(
+        "auto", description="decoded, resized train/val images (uint8): memory: kept in RAM after the first epoch; "
+                            "disk: written to a tf.data cache file; none: decoded again every epoch; auto: memory if "
+                            "they fit cache_memory_mb, else disk if they fit cache_disk_mb, else none")
+    cache_memory_mb: Optional[float] = Field(None, ge=0, description="with cache: auto, the RAM the cached images and "
+                                             "the shuffle buffer may take; default: half the available RAM")
+    cache_disk_mb: Optional[float] = Field(None, ge=0, description="with cache: auto, the disk the cached images may "
+                                           "take; default: 90% of the free space of the cache folder")
     cache_dir: Optional[str] = Field(
-        None, description="with cache: disk, a folder shared across runs (cache files are named after their images); "
-                          "default: inside the run folder")
+        None, description="with cache: disk (or auto), a folder shared across runs (cache files are named after "
+                          "their images); default: inside the run folder")
     augment: AugmentConfig = AugmentConfig()
     class_weights: Literal["none", "balanced"] = Field(
         "none", description="balanced: weight the loss by inverse class frequency in the train split (single-label "
@@ -71,8 +78,15 @@ class DataConfig(Section):
 
     @model_validator(mode="after")
     def _cache_dir_needs_disk_cache(self):
-        if self.cache_dir and self.cache != "disk":
-            raise ValueError(f"data.cache_dir is only used with data.cache: disk (got data.cache: {self.cache})")
+        if self.cache_dir and self.cache not in ("disk", "auto"):
+            raise ValueError(f"data.cache_dir is only used with data.cache: disk or auto (got data.cache: "
+                             f"{self.cache})")
+        return self
+
+    @model_validator(mode="after")
+    def _train_split_keeps_images(self):
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("data.val_fraction + data.test_fraction must be below 1 (the train split needs images)")
         return self
 
 
@@ -127,6 +141,28 @@ class PhaseConfig(Section):
                                 "default, 0.004)")
 
 
+HEADS = ("sgd", "logistic", "linear_svm", "prototype")
+
+
+class HeadPhaseConfig(PhaseConfig):
+    head: Literal["sgd", "logistic", "linear_svm", "prototype"] = Field(
+        "sgd", description="how phase 1 fits the output layer on the cached base features: sgd = gradient descent "
+        "with phase1's optimizer for phase1.epochs; logistic (multinomial, L-BFGS), linear_svm, prototype (cosine "
+        "nearest class mean) are fitted once with scikit-learn and written into the Dense layer (docs/heads.md)")
+    regularization: Optional[float] = Field(None, gt=0, description="C of the logistic and linear_svm heads "
+                                            "(inverse regularization strength, on standardized features); none: "
+                                            "0.01 for logistic, 0.001 for linear_svm (docs/heads.md)")
+
+    @model_validator(mode="after")
+    def _fitted_heads_run_once(self):
+        if self.head != "sgd" and "epochs" not in self.model_fields_set:
+            object.__setattr__(self, "epochs", 1)  # a fitted head is one pass; the sgd default of 5 means nothing
+        if self.head != "sgd" and self.epochs > 1:
+            raise ValueError(f"train.phase1.head: {self.head} is fitted in one pass: set train.phase1.epochs to 1 "
+                             "(or 0 to skip phase 1), or use head: sgd for epochs of gradient descent")
+        return self
+
+
 class FineTuneConfig(PhaseConfig):
     epochs: int = Field(5, ge=0, description="phase 2: the head and the unfrozen top of the base train together; 0 "
                         "skips the phase")
@@ -140,9 +176,16 @@ class FineTuneConfig(PhaseConfig):
     layerwise_lr_decay: float = Field(1.0, gt=0, le=1, description="1.0 = off; <1 lowers the LR toward the input")
     lr_groups: int = Field(4, ge=1, description="groups of unfrozen base layers that share one decayed LR")
 
+    @field_validator("fine_tune_from")
+    @classmethod
+    def _layer_count_not_negative(cls, value):
+        if isinstance(value, int) and value < 0:
+            raise ValueError("train.phase2.fine_tune_from must be >= 0 (the number of top base layers to unfreeze)")
+        return value
+
 
 class TrainConfig(Section):
-    phase1: PhaseConfig = PhaseConfig()
+    phase1: HeadPhaseConfig = HeadPhaseConfig()
     phase2: FineTuneConfig = FineTuneConfig()
     monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"] = Field(
         "val_loss", description="metric of early stopping and the best checkpoint; a val_* metric falls back to its "
@@ -173,12 +216,25 @@ class TrainConfig(Section):
         "linear", description="how learning rates grow with replicas (data.batch_size is per replica)")
     tpu: str = Field("local", description="TPU name or grpc:// address for distribution: tpu; local = this TPU VM")
 
+    @model_validator(mode="after")
+    def _xla_is_not_deterministic(self):
+        # Keras would otherwise quietly train without XLA, or without determinism.
+        if self.jit_compile == "on" and self.deterministic:
+            raise ValueError("train.jit_compile: on needs train.deterministic: false "
+                             "(TensorFlow cannot run XLA-compiled training deterministically)")
+        return self
+
 
 class EvaluateConfig(Section):
     split: Literal["train", "val", "test"] = Field(
         "test", description="split that the run's report is computed on, and the default of keras-tl evaluate --split")
     top_k: int = Field(3, ge=1, description="k of the top-k accuracy metric (single-label; left out when k >= the "
                        "number of classes)")
+    slice_by: Optional[str] = Field(None, description="a manifest column (e.g. region, device) whose values the "
+                                    "report's per-slice accuracy and macro F1 are computed for; keras-tl evaluate "
+                                    "--slice-by (single-label runs)")
+    slice_min_count: int = Field(30, ge=1, description="slices with fewer images are listed but flagged, not ranked "
+                                 "as the worst")
 
 
 class VerifyThresholds(Section):
@@ -193,6 +249,11 @@ class BenchmarkConfig(Section):
     warmup: int = Field(5, ge=0, description="untimed predictions before the timed ones")
     threads: int = Field(2, ge=1, description="CPU threads of LiteRT and ONNX Runtime while verifying and timing "
                          "artifacts")
+
+
+# The precisions export.quantize can ask of each format. ONNX gets fp32 and statically quantized int8; float16 and
+# dynamic-range int8 are TFLite's (ORT's dynamic int8 is many times slower than fp32 for CNNs on CPU).
+QUANTIZE_BY_FORMAT = {"tflite": ("fp32", "fp16", "dynamic", "int8"), "onnx": ("fp32", "int8")}
 
 
 class ExportConfig(Section):
@@ -241,6 +302,12 @@ class ExportConfig(Section):
                             "when export.prune is set too)")
     qat_learning_rate: float = Field(1e-5, gt=0, description="learning rate of the quantization-aware fine-tune")
 
+    @model_validator(mode="after")
+    def _something_to_export(self):
+        if not any(p in QUANTIZE_BY_FORMAT[f] for f in self.formats for p in self.quantize):
+            raise ValueError(f"nothing to export: no format in {self.formats} has a precision in {self.quantize}")
+        return self
+
 
 class ExperimentConfig(Section):
     name: str = Field("", description="run name; default: the config file's stem")
@@ -253,3 +320,52 @@ class ExperimentConfig(Section):
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     export: ExportConfig = ExportConfig()
+
+    def cached_features_refusal(self) -> str:
+        """Why this config's model cannot train phase 1 on cached features ("" if it can)."""
+        if self.model.uses_text:
+            # The text encoder is frozen in phase 1 too, but the fused head takes token ids: caching the image
+            # features alone would still run BERT in every step, and caching both is not implemented.
+            return f"model.modality: {self.model.modality} takes text; only image-only models train on cached features"
+        if self.train.distribution != "none":
+            # Each replica (or worker) would need its shard of the features in the strategy's own batch order.
+            return (f"train.distribution: {self.train.distribution}; cached features train on one device, so the "
+                    "base runs in every step")
+        return ""
+
+    @model_validator(mode="after")
+    def _cached_features_can_be_used(self):
+        refusal = self.cached_features_refusal()
+        if self.train.cache_features == "on" and refusal:
+            raise ValueError(f"train.cache_features: on cannot be used here: {refusal}; set it to auto or off")
+        return self
+
+    @model_validator(mode="after")
+    def _compression_needs_an_image_only_model(self):
+        # The tf_keras rebuild that pruning and QAT train in has no BERT tower.
+        if (self.export.prune is not None or self.export.qat) and self.model.modality != "image":
+            raise ValueError(f"pruning and QAT support image-only models, not model.modality: {self.model.modality} "
+                             "(models that read text cannot be rebuilt in tf_keras): export it without --prune/--qat")
+        return self
+
+    @model_validator(mode="after")
+    def _fitted_head_needs_cached_features(self):
+        head = self.train.phase1.head
+        if head == "sgd" or self.train.phase1.epochs == 0:
+            return self
+        # scikit-learn fits the output layer on features computed once: the model's output must be one linear
+        # layer over the pooled image features.
+        clash = ""
+        if self.model.modality != "image":
+            clash = f"model.modality: {self.model.modality} (only image models train on cached features)"
+        elif self.model.multi_label:
+            clash = "model.multi_label: true (a fitted head picks one class per image)"
+        elif self.model.hidden_units:
+            clash = f"model.hidden_units: {self.model.hidden_units} (a fitted head is the output layer alone)"
+        elif self.train.cache_features == "off":
+            clash = "train.cache_features: off (a fitted head trains on cached features)"
+        elif self.train.distribution != "none":
+            clash = f"train.distribution: {self.train.distribution} (cached features train on one device)"
+        if clash:
+            raise ValueError(f"train.phase1.head: {head} cannot be used with {clash}; use head: sgd")
+        return self

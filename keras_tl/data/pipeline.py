@@ -1,7 +1,8 @@
 """tf.data input pipelines: parallel decode + resize, cache, shuffle, batch, augment (training only), prefetch.
 
-Images stay raw 0-255 float32: the model holds its own preprocessing, so training, evaluation and every
-exported artifact see the same input.
+Images stay raw 0-255: the model holds its own preprocessing, so training, evaluation and every exported artifact
+see the same input. The resize is rounded to whole levels, so a decoded image is uint8 until it is batched: a cache
+or shuffle buffer holds a quarter of the bytes float32 took, and every cache mode feeds the same pixels.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from keras_tl.config.schema import AugmentConfig
+from keras_tl.data.augment import augments, build_augmenter  # noqa: F401 (imported from here too)
 from keras_tl.data.epoch_seeds import per_epoch, reset_seed_states, seed_states, shuffle_seed
 from keras_tl.data.image_cache import claim_cache
 from keras_tl.edge.decoding import decode_as_trained
@@ -25,9 +26,14 @@ SHUFFLE_BUFFER = 10_000
 
 
 def load_image(path: tf.Tensor | str, image_size: int) -> tf.Tensor:
-    """Decode one image file to a float32 [size, size, 3] tensor in 0-255 (bilinear, antialiased).
+    """Decode one image file to a float32 [size, size, 3] tensor of whole levels 0-255: the pixels training feeds.
 
     Training decodes its scan's decode paths with it: files TensorFlow reads natively, and converted PNGs."""
+    return tf.cast(decode_uint8(path, image_size), tf.float32)
+
+
+def decode_uint8(path: tf.Tensor | str, image_size: int) -> tf.Tensor:
+    """The [size, size, 3] uint8 image that pipelines cache and batch (bilinear, antialiased, rounded)."""
     return _resized(_decoded(tf.io.read_file(path)), image_size)
 
 
@@ -42,7 +48,7 @@ def load_images(paths: Sequence[str], image_size: int) -> np.ndarray:
         converted = decode_as_trained(data)
         image = _decoded(data) if converted is None else tf.constant(np.asarray(converted))
         batch.append(_resized(image, image_size).numpy())
-    return np.stack(batch).astype("float32")
+    return np.stack(batch).astype("float32")  # exact: whole levels
 
 
 def _decoded(data: tf.Tensor | bytes) -> tf.Tensor:
@@ -53,7 +59,8 @@ def _decoded(data: tf.Tensor | bytes) -> tf.Tensor:
 
 def _resized(image: tf.Tensor, image_size: int) -> tf.Tensor:
     image = tf.image.resize(image, (image_size, image_size), method="bilinear", antialias=True)
-    return tf.clip_by_value(image, 0.0, 255.0)
+    # Rounding costs at most half a level, what a uint8 model input (int8 TFLite, a camera frame) rounds anyway.
+    return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
 
 def encode_targets(label_sets: Sequence[Sequence[str]], label_names: Sequence[str], multi_label: bool) -> np.ndarray:
@@ -67,40 +74,23 @@ def encode_targets(label_sets: Sequence[Sequence[str]], label_names: Sequence[st
     return np.array([index[labels[0]] for labels in label_sets], dtype="int32")
 
 
-def augments(cfg: Optional[AugmentConfig]) -> bool:
-    """Whether ``cfg`` changes images at all (build_augmenter returns None exactly when it does not)."""
-    return cfg is not None and (cfg.flip != "none" or cfg.rotation > 0 or cfg.zoom > 0 or cfg.contrast > 0)
-
-
-def build_augmenter(cfg: AugmentConfig, seed: int) -> Optional[keras.Sequential]:
-    layers = []
-    if cfg.flip != "none":
-        layers.append(keras.layers.RandomFlip(cfg.flip, seed=seed))
-    if cfg.rotation > 0:
-        layers.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="reflect", seed=seed + 1))
-    if cfg.zoom > 0:
-        layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode="reflect", seed=seed + 2))
-    if cfg.contrast > 0:
-        layers.append(keras.layers.RandomContrast(cfg.contrast, value_range=(0, 255), seed=seed + 3))
-    return keras.Sequential(layers, name="augment") if layers else None
-
-
 def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size: int, batch_size: int,
                  training: bool, seed: int, augment: Optional[AugmentConfig] = None, cache: str = "memory",
                  cache_file: Optional[Path] = None, extra_inputs: Optional[dict[str, np.ndarray]] = None,
                  include_image: bool = True, epoch: Optional[tf.Variable] = None) -> tf.data.Dataset:
     """Batches of (image, target), or ({"image": ..., **extra_inputs}, target) for multi-input models.
 
-    Images are float32 in 0-255. With a cache, images are decoded in file order into it and the shuffle runs over
-    cached images. Without one, the shuffle runs over file paths and decoding follows it, so decoding overlaps
-    training from the first step and no buffer of decoded images is ever filled. Both visit the same order.
+    Images are float32 in 0-255 (uint8 until batched). With a cache, images are decoded in file order into it and
+    the shuffle runs over cached images. Without one, the shuffle runs over file paths and decoding follows it, so
+    decoding overlaps training from the first step and no buffer of decoded images is ever filled. Both visit the
+    same order.
     Without ``include_image`` (text-only models) the inputs are ``extra_inputs`` alone, and no image is ever
     decoded (tf.data only reads what the dataset yields). With ``epoch`` (training), each epoch's order and
     augmentations depend only on the seed and the variable's value when the epoch's iteration starts."""
     paths = tf.data.Dataset.from_tensor_slices(list(map(str, decode_paths)))
 
     def decode(path):
-        return load_image(path, image_size)
+        return decode_uint8(path, image_size)
 
     images = None
     if include_image and (cache == "memory" or (cache == "disk" and cache_file is not None)):
@@ -124,12 +114,17 @@ def make_dataset(decode_paths: Sequence[str], targets: np.ndarray, *, image_size
             ds = shuffled(_examples(paths, targets, extra_inputs), **order)
             ds = ds.map(lambda x, y: (_map_image(x, decode), y), num_parallel_calls=AUTOTUNE, deterministic=True)
         ds = ds.batch(batch_size)
-        if augmenter is not None:
-            if epoch_now is not None:  # runs as the epoch's iteration starts, before any batch is augmented
-                reset_seed_states(augmenter_states, seed, epoch_now)
-            ds = ds.map(lambda x, y: (_map_image(x, lambda batch: augmenter(batch, training=True)), y),
-                        num_parallel_calls=AUTOTUNE, deterministic=True)
-        return ds
+        if not include_image:
+            return ds
+        if augmenter is not None and epoch_now is not None:
+            # Runs as the epoch's iteration starts, before any batch is augmented.
+            reset_seed_states(augmenter_states, seed, epoch_now)
+
+        def to_float(batch):
+            batch = tf.cast(batch, tf.float32)
+            return batch if augmenter is None else augmenter(batch, training=True)
+
+        return ds.map(lambda x, y: (_map_image(x, to_float), y), num_parallel_calls=AUTOTUNE, deterministic=True)
 
     if training and epoch is not None:
         # flat_map hides the batch count; Keras then finds the end of each epoch by running out of data (and warns).

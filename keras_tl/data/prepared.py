@@ -14,7 +14,8 @@ from keras_tl.config.schema import AugmentConfig, DataConfig, TextConfig
 from keras_tl.data.pipeline import IMAGE_INPUT, encode_targets, make_dataset
 from keras_tl.data.scan import ScanReport, scan
 from keras_tl.data.sources import Sample, list_source
-from keras_tl.data.split import SPLITS, load_split, save_splits, small_class_warnings, stratified_split
+from keras_tl.data.split import (SPLITS, few_shot, load_split, save_splits, small_class_warnings,
+                                  stratified_split)
 from keras_tl.data.tokenizer import TEXT_INPUTS, TextTokenizer
 from keras_tl.errors import DataError
 from keras_tl.run import RunFolder
@@ -123,6 +124,8 @@ def prepare_data(data: DataConfig, run: RunFolder, *, seed: int, multi_label: bo
     splits = stratified_split(samples, val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=seed,
                               content_hash=report.content_hashes())
     _require_splits(splits, data, fractions_used=any(s.split is None for s in check.samples))
+    if data.shots_per_class:
+        splits["train"] = few_shot(splits["train"], data.shots_per_class, seed)
     run.data_dir.mkdir(parents=True, exist_ok=True)
     report.save(run.scan_report_file)
     save_splits(splits, run.splits_dir)

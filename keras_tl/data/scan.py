@@ -9,23 +9,34 @@ the run's cache, so the tf.data pipeline stays a pure-TF fast path. The rule is 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
+import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from PIL import Image
 
 from keras_tl.data.sources import Listing, Sample, resolve
 from keras_tl.edge.decoding import DECODE_ERRORS, DEFAULT_MAX_SIDE, open_image, to_rgb
 
-# Decoding takes up to 4 bytes a pixel and converting as much again (a 20000x20000 PNG: GBs), so images above
-# this many decoded pixels decode one at a time: a folder of them cannot take GBs per scan worker at once.
-LARGE_DECODE_PIXELS = 4096 * 4096
-_large_decodes = threading.Lock()
+# Decoding takes up to 4 bytes a pixel and converting as much again (a 20000x20000 PNG: GBs), so the workers
+# together decode at most this many pixels at once (a 12-megapixel photo: five at a time); an image larger than
+# that decodes alone. Memory then stays bounded whatever the images' sizes and the number of workers.
+DECODE_PIXEL_BUDGET = 64 * 2**20
+# glibc keeps what a thread freed in that thread's own heap, so without handing it back each worker would keep
+# the largest image it ever decoded (8 workers: 8 at once, whatever the budget): after a decode this large, the
+# freed memory goes back to the system.
+TRIM_AFTER_PIXELS = 2**20
+_malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None) if sys.platform.startswith("linux") else None
+# Files submitted to the workers ahead of the one the scan reports next: enough to keep them busy, and a folder
+# of any size holds only this many pending results.
+AHEAD_PER_WORKER = 4
 
 
 @dataclass
@@ -64,19 +75,23 @@ class ScanReport:
 
 
 def scan(listing: Listing, convert_dir: Optional[Path] = None, *, max_side: int = DEFAULT_MAX_SIDE,
-         workers: int = 8, progress: Optional[Callable[[Iterable], Iterable]] = None) -> ScanReport:
-    """Decode every sample once. With ``convert_dir``, write converted copies there (else only report)."""
+         workers: int = 8, progress: Optional[Callable[[Iterable], Iterable]] = None,
+         decode_pixels: int = DECODE_PIXEL_BUDGET) -> ScanReport:
+    """Decode every sample once, ``workers`` files at a time, at most ``decode_pixels`` decoded pixels at once.
+    With ``convert_dir``, write converted copies there (else only report). ``progress`` wraps the results, which
+    know their count (a progress bar gets its total, so an ETA)."""
     report = ScanReport(root=str(listing.root))
     report.ignored = [{"path": p, "reason": r} for p, r in listing.ignored]
     if convert_dir is not None:
         convert_dir.mkdir(parents=True, exist_ok=True)
     samples = list({s.path: s for s in listing.samples}.values())  # rows sharing an image (several texts): one file
+    budget = PixelBudget(decode_pixels)
 
     def check(sample: Sample) -> tuple[Sample, str, str, Optional[str]]:
-        return (sample, *_check_one(resolve(listing.root, sample.path), sample.path, convert_dir, max_side))
+        return (sample, *_check_one(resolve(listing.root, sample.path), sample.path, convert_dir, max_side, budget))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results: Iterable = pool.map(check, samples)
+        results: Iterable = Counted(in_order(pool, check, samples, ahead=workers * AHEAD_PER_WORKER), len(samples))
         if progress is not None:
             results = progress(results)
         by_hash: dict[str, list[str]] = {}
@@ -95,7 +110,55 @@ def scan(listing: Listing, convert_dir: Optional[Path] = None, *, max_side: int 
     return report
 
 
-def _check_one(path: Path, rel: str, convert_dir: Optional[Path], max_side: int) -> tuple[str, str, Optional[str]]:
+class PixelBudget:
+    """Decoded pixels the scan's workers hold at once: a decode waits until its pixels fit, and an image larger
+    than the whole budget waits to decode alone."""
+
+    def __init__(self, pixels: int):
+        self.total = self.free = max(int(pixels), 1)
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, pixels: int):
+        pixels = min(max(int(pixels), 1), self.total)
+        with self._changed:
+            self._changed.wait_for(lambda: self.free >= pixels)
+            self.free -= pixels
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.free += pixels
+                self._changed.notify_all()
+
+
+def in_order(pool: ThreadPoolExecutor, fn: Callable, items: Sequence, *, ahead: int) -> Iterator:
+    """``pool.map(fn, items)`` with at most ``ahead`` items submitted and not yet yielded (pool.map submits every
+    item at once: a future per file, and every result kept until the consumer reaches it)."""
+    pending: deque[Future] = deque()
+    for item in items:
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+        pending.append(pool.submit(fn, item))
+    while pending:
+        yield pending.popleft().result()
+
+
+class Counted:
+    """An iterator that knows its length, so tqdm shows a total and an ETA."""
+
+    def __init__(self, iterator: Iterator, count: int):
+        self._iterator, self._count = iterator, count
+
+    def __iter__(self) -> Iterator:
+        return self._iterator
+
+    def __len__(self) -> int:
+        return self._count
+
+
+def _check_one(path: Path, rel: str, convert_dir: Optional[Path], max_side: int,
+               budget: PixelBudget) -> tuple[str, str, Optional[str]]:
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -108,12 +171,14 @@ def _check_one(path: Path, rel: str, convert_dir: Optional[Path], max_side: int)
     except DECODE_ERRORS as err:
         return "quarantined", _unreadable(err), None
     width, height = image.size  # read from the header; a huge JPEG's is already its reduced decode size
-    with _large_decodes if width * height > LARGE_DECODE_PIXELS else contextlib.nullcontext():
+    with budget.hold(width * height):
         try:
             target = None if convert_dir is None else _converted_path(convert_dir, rel)
             return _decode(image, reasons, sha1, target, max_side)
         finally:
             image.close()  # frees the decoded pixels before the next large image may decode
+            if width * height >= TRIM_AFTER_PIXELS:
+                _return_freed_memory()
 
 
 def _decode(image: Image.Image, reasons: list[str], sha1: str, target: Optional[Path],
@@ -130,6 +195,11 @@ def _decode(image: Image.Image, reasons: list[str], sha1: str, target: Optional[
         except (OSError, ValueError) as err:
             return "quarantined", f"could not convert ({type(err).__name__}: {err})", None
     return "converted", ", ".join(reasons), sha1
+
+
+def _return_freed_memory() -> None:
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _unreadable(err: Exception) -> str:

@@ -22,10 +22,15 @@ class Sample:
     labels: tuple[str, ...]
     text: Optional[str] = None
     split: Optional[str] = None  # a manifest may fix the split per row
+    # The manifest's other columns (e.g. region, device), as (column, value) pairs: what evaluation slices by.
+    attributes: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
         return self.labels[0]
+
+    def attribute(self, column: str) -> str:
+        return dict(self.attributes).get(column, "")
 
 
 @dataclass
@@ -98,6 +103,9 @@ def list_manifest(path: Path, *, multi_label: bool, label_separator: str, image_
     for required in (image_column, label_column):
         if required not in columns:
             raise DataError(f"manifest {path} has no '{required}' column (columns: {', '.join(sorted(columns))})")
+    # Every other column is kept with its rows; JSONL rows may name different keys.
+    reserved = {image_column, label_column, text_column, "split"}
+    extra = sorted({key for _, row in rows for key in row} - reserved)
     listing = Listing(root=root, samples=[])
     first_rows: dict[tuple[str, Optional[str]], tuple[str, Sample]] = {}
     repeats: list[tuple[str, str]] = []
@@ -113,7 +121,9 @@ def list_manifest(path: Path, *, multi_label: bool, label_separator: str, image_
         split = str(row["split"]).strip().lower() if row.get("split") else None
         if split is not None and split not in ("train", "val", "test"):
             raise DataError(f"{where}: split must be train, val or test, got '{split}'")
-        sample = Sample(path=rel, labels=labels, text=None if text is None else str(text), split=split)
+        attributes = tuple((column, _attribute_text(row.get(column))) for column in extra)
+        sample = Sample(path=rel, labels=labels, text=None if text is None else str(text), split=split,
+                        attributes=attributes)
         # Rows about one image differ in their text (questions about a picture); the same image and text twice is
         # a repeat (counted once) or, with another label or split, a contradiction.
         first = first_rows.setdefault((rel, sample.text), (where, sample))
@@ -135,6 +145,14 @@ def list_manifest(path: Path, *, multi_label: bool, label_separator: str, image_
                                 f"image, label and text as an earlier row) counted once: {examples}"
                                 + (", ..." if len(repeats) > 3 else ""))
     return listing
+
+
+def _attribute_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value).strip()
 
 
 def label_problem(label: str, separator: Optional[str] = None) -> Optional[str]:

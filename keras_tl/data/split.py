@@ -16,9 +16,8 @@ SPLITS = ("train", "val", "test")
 
 def stratified_split(samples: list[Sample], *, val_fraction: float, test_fraction: float, seed: int,
                      content_hash: Optional[dict[str, str]] = None) -> dict[str, list[Sample]]:
-    """Split each class (by its first label) in the given proportions; rows with a fixed split keep it."""
-    if val_fraction + test_fraction >= 1:
-        raise DataError("data.val_fraction + data.test_fraction must be below 1 (the train split needs images)")
+    """Split each class (by its first label) in the given proportions (below 1 together: the schema refuses more);
+    rows with a fixed split keep it."""
     content_hash = content_hash or {}
     out: dict[str, list[Sample]] = {name: [] for name in SPLITS}
     # Identical files form one group so that a duplicate never lands on both sides of a split.
@@ -52,6 +51,21 @@ def stratified_split(samples: list[Sample], *, val_fraction: float, test_fractio
     return out
 
 
+def few_shot(train: list[Sample], shots: int, seed: int) -> list[Sample]:
+    """``shots`` training samples of each class (by its first label), drawn with ``seed``; the rest are left out."""
+    by_label: dict[str, list[Sample]] = defaultdict(list)
+    for sample in train:
+        by_label[sample.label].append(sample)
+    short = sorted((len(members), label) for label, members in by_label.items() if len(members) < shots)
+    if short:
+        count, label = short[0]
+        raise DataError(f"data.shots_per_class: {shots}, but class '{label}' has only {count} training images "
+                        f"({len(short)} classes have fewer); lower shots_per_class or the val/test fractions")
+    rng = random.Random(seed)
+    kept = [sample for label in sorted(by_label) for sample in rng.sample(by_label[label], shots)]
+    return sorted(kept, key=lambda s: s.path)
+
+
 def small_class_warnings(splits: dict[str, list[Sample]], labels: list[str]) -> list[str]:
     warnings = []
     for split in ("val", "test"):
@@ -65,7 +79,8 @@ def small_class_warnings(splits: dict[str, list[Sample]], labels: list[str]) -> 
 
 
 def save_splits(splits: dict[str, list[Sample]], folder: Path) -> None:
-    """One line per sample: path, labels (a JSON list) and, if any, text (a JSON string), tab-separated. JSON
+    """One line per sample: path, labels (a JSON list), then, if any, text (a JSON string or null) and the
+    manifest's other columns (a JSON object), tab-separated. JSON
     escapes tabs and line breaks, so any name and text round-trips; a plain path stays as it is, readable, and
     readers that cut at tabs keep working."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,8 +88,10 @@ def save_splits(splits: dict[str, list[Sample]], folder: Path) -> None:
         lines = []
         for s in splits[name]:
             fields = [_path_field(s.path), json.dumps(list(s.labels), ensure_ascii=False)]
-            if s.text is not None:
+            if s.text is not None or s.attributes:
                 fields.append(json.dumps(s.text, ensure_ascii=False))
+            if s.attributes:
+                fields.append(json.dumps(dict(s.attributes), ensure_ascii=False))
             lines.append("\t".join(fields))
         (folder / f"{name}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
@@ -92,10 +109,12 @@ def load_split(folder: Path, name: str, label_separator: str = "|") -> list[Samp
         fields = line.split("\t")
         try:
             text = json.loads(fields[2]) if len(fields) > 2 else None
+            attributes = tuple(json.loads(fields[3]).items()) if len(fields) > 3 else ()
             samples.append(Sample(path=_read_path(fields[0]), labels=_read_labels(fields[1], label_separator),
-                                  text=text, split=name))
-        except (IndexError, ValueError):
-            raise DataError(f"{path}:{line_no}: not a line of a split file (path, labels, text)") from None
+                                  text=text, split=name, attributes=attributes))
+        except (IndexError, ValueError, AttributeError):
+            raise DataError(f"{path}:{line_no}: not a line of a split file (path, labels, text, "
+                            "manifest columns)") from None
     return samples
 
 

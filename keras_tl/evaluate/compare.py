@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 from keras_tl.data import SPLITS, load_split
 from keras_tl.errors import RunFolderError
 from keras_tl.evaluate.export_results import (entry_name, format_value, meaningful_figures, not_passed,
-                                              read_export_results, status)
+                                              read_export_results)
 from keras_tl.run import RunFolder, find_run
+from keras_tl.run_files import REFERENCE, Metrics
 from keras_tl.train import history_value, read_history
 
 _EXPORT_FIGURES = (("size_bytes", "size MB"), ("accuracy", "accuracy"), ("top1_agreement", "top-1 agreement"),
@@ -36,24 +36,22 @@ def summarize(run: RunFolder) -> dict[str, str]:
             values = [v for v in (history_value(r, key) for r in history) if v is not None]
             if values:
                 rows[f"best {key}"] = f"{pick(values):.4f}"
-    if run.metrics_file.is_file():
-        for split, metrics in json.loads(run.metrics_file.read_text(encoding="utf-8")).items():
-            for key, value in metrics.items():
-                if isinstance(value, float):
-                    rows[f"{split} {key}"] = f"{value:.4f}"
+    for split, metrics in Metrics.read(run.metrics_file).root.items():
+        for key, value in metrics.scores().items():
+            rows[f"{split} {key}"] = f"{value:.4f}"
     exported = read_export_results(run)
     if exported.problem:
         rows["export"] = exported.problem
     for key, value in meaningful_figures(exported).items():
         rows[f"export {key}"] = format_value(key, value)
-    if exported.entries and "all_passed" in exported.figures:
+    if exported.entries and exported.report.all_passed is not None:
         rows["export all_passed"] = "no" if not_passed(exported.entries) else "yes"
     for entry in exported.entries:
         for key, label in _EXPORT_FIGURES:
-            if key in entry:
-                rows[f"{entry_name(entry)} {label}"] = format_value(key, entry[key])
-        if status(entry) not in (None, "reference"):
-            rows[f"{entry_name(entry)} status"] = status(entry)
+            if getattr(entry, key) is not None:
+                rows[f"{entry_name(entry)} {label}"] = format_value(key, getattr(entry, key))
+        if entry.outcome not in (None, REFERENCE):
+            rows[f"{entry_name(entry)} status"] = entry.outcome
     return rows
 
 

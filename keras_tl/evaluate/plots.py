@@ -13,6 +13,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from keras_tl.run_files import PredictionRow, SliceReport  # noqa: E402
 from keras_tl.train import history_value  # noqa: E402
 
 
@@ -31,11 +32,7 @@ def plot_history(rows: list[dict], path: Path) -> Path:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric)
         ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], label_names: Sequence[str], path: Path) -> Path:
@@ -53,14 +50,10 @@ def plot_confusion(matrix: Sequence[Sequence[int]], label_names: Sequence[str], 
             for j in range(data.shape[1]):
                 ax.text(j, i, str(data[i, j]), ha="center", va="center",
                         color="white" if data[i, j] > threshold else "black", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
-def plot_misclassified(rows: list[dict], path: Path, columns: int = 6) -> Path | None:
+def plot_misclassified(rows: list[PredictionRow], path: Path, columns: int = 6) -> Path | None:
     """A grid of thumbnails of misclassified images, captioned "true -> predicted (confidence)".
 
     Returns None (and removes an older grid) when nothing is misclassified; images gone from disk show as a note."""
@@ -74,13 +67,37 @@ def plot_misclassified(rows: list[dict], path: Path, columns: int = 6) -> Path |
         ax.axis("off")
     for ax, row in zip(axes.flat, rows):
         try:
-            with Image.open(row["file"]) as image:
+            with Image.open(row.file) as image:
                 thumbnail = image.convert("RGB")
             thumbnail.thumbnail((256, 256))  # a camera photo would otherwise be drawn at full size
             ax.imshow(np.asarray(thumbnail))
         except OSError:
             ax.text(0.5, 0.5, "image gone", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title(f"{row['label']}\n-> {row['predicted']} ({float(row['confidence']):.2f})", fontsize=8)
+        ax.set_title(f"{row.label}\n-> {row.predicted} ({row.confidence:.2f})", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_slices(report: SliceReport, path: Path) -> Path:
+    """Accuracy per slice as horizontal bars, the whole split's accuracy as a line; too-small slices hatched."""
+    slices = report.slices
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.35 * len(slices) + 1.2)))
+    bars = ax.barh(range(len(slices)), [s.accuracy for s in slices],
+                   color=["#d62728" if s.value == report.worst else "#1f77b4" for s in slices])
+    for bar, s in zip(bars, slices):
+        if s.too_small:
+            bar.set_hatch("//")
+            bar.set_alpha(0.5)
+    ax.set_yticks(range(len(slices)), [f"{s.value} (n={s.count})" for s in slices])
+    ax.axvline(report.overall_accuracy, color="gray", linestyle=":", label="whole split")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("accuracy")
+    ax.set_title(f"accuracy by {report.column} (hatched: under {report.min_count} images, not ranked)", fontsize=9)
+    ax.invert_yaxis()
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

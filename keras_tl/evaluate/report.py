@@ -8,7 +8,6 @@ e.g. after an export has added export/export_report.json.
 from __future__ import annotations
 
 import html
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -24,6 +23,7 @@ from keras_tl.evaluate.plots import plot_history
 from keras_tl.evaluate.report_html import write_html
 from keras_tl.models import base_layers, get_backbone, input_size, load_trained_model
 from keras_tl.run import RunFolder, atomic_write_text
+from keras_tl.run_files import REFERENCE, Metrics, SliceReport
 from keras_tl.train import history_value, read_history, trainable_per_phase
 
 
@@ -35,7 +35,7 @@ def write_report(run: RunFolder, model: Optional[keras.Model] = None) -> tuple[P
         plot_history(rows, run.plots_dir / "history.png")
     if model is None and run.model_file.is_file():
         model = load_trained_model(run.model_file)
-    metrics = json.loads(run.metrics_file.read_text(encoding="utf-8")) if run.metrics_file.is_file() else {}
+    metrics = Metrics.read(run.metrics_file)
     lines = [f"# Run {md.text(run.path.name)}", ""]
     lines += _run_section(run, config, rows)
     lines += _data_section(run, config)
@@ -45,9 +45,8 @@ def write_report(run: RunFolder, model: Optional[keras.Model] = None) -> tuple[P
     lines += _export_section(run)
     text = "\n".join(lines) + "\n"
     atomic_write_text(run.report_file, text)
-    html_file = run.path / "report.html"
-    write_html(text, run.path, html_file, title=f"keras_tl run {run.path.name}")
-    return run.report_file, html_file
+    write_html(text, run.path, run.html_report_file, title=f"keras_tl run {run.path.name}")
+    return run.report_file, run.html_report_file
 
 
 def _run_section(run: RunFolder, config, history: list[dict]) -> list[str]:
@@ -149,29 +148,50 @@ def _training_section(history: list[dict], config) -> list[str]:
     return lines
 
 
-def _metrics_section(run: RunFolder, metrics: dict, preferred: str) -> list[str]:
-    if not metrics:
+def _metrics_section(run: RunFolder, metrics: Metrics, preferred: str) -> list[str]:
+    if not metrics.root:
         return ["## Metrics", "", "Not evaluated yet.", ""]
-    keys = sorted({k for m in metrics.values() for k, v in m.items() if isinstance(v, float)})
-    rows = [[split, str(m.get("samples", "")), *(f"{m[k]:.4f}" if k in m else "-" for k in keys)]
-            for split, m in metrics.items()]
+    scores = {split: m.scores() for split, m in metrics.root.items()}
+    keys = sorted({k for split_scores in scores.values() for k in split_scores})
+    rows = [[split, str(metrics.root[split].samples), *(f"{s[k]:.4f}" if k in s else "-" for k in keys)]
+            for split, s in scores.items()]
     lines = ["## Metrics", ""] + md.table(["split", "images", *keys], rows) + [""]
-    split = preferred if preferred in metrics else next(iter(metrics))
-    detail = metrics[split]
+    split = preferred if preferred in metrics.root else next(iter(metrics.root))
+    detail = metrics.root[split]
     lines += [f"### Per class ({split} split)", ""]
     lines += md.table(["class", "precision", "recall", "f1", "support"], [
-        [name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", str(c["support"])]
-        for name, c in detail.get("per_class", {}).items()]) + [""]
+        [name, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", str(c.support)]
+        for name, c in detail.per_class.items()]) + [""]
     if (run.plots_dir / f"confusion_{split}.png").is_file():
         lines += [f"![confusion matrix of the {split} split](plots/confusion_{split}.png)", ""]
+    if detail.slices is not None:
+        lines += _slices_section(run, detail.slices, split)
     lines += [f"### Worst misclassified ({split} split)", ""]
     if (run.plots_dir / f"misclassified_{split}.png").is_file():
         lines += ["Lowest probability for the true class first; caption: true label, then the prediction and its "
                   "probability.", "",
                   f"![worst misclassified images of the {split} split](plots/misclassified_{split}.png)", "",
-                  f"Every prediction: {md.code(f'predictions/{split}.csv')}.", ""]
+                  f"Every prediction: {md.code(run.predictions_file(split).relative_to(run.path).as_posix())}.",
+                  ""]
     else:
         lines += [f"No image of the {split} split is misclassified.", ""]
+    return lines
+
+
+def _slices_section(run: RunFolder, report: SliceReport, split: str) -> list[str]:
+    lines = [f"### By {report.column} ({split} split)", ""]
+    if report.worst is not None:
+        lines += [f"Worst slice: {md.code(report.worst)}, {100 * report.worst_gap:.1f} points below the whole split "
+                  f"({report.overall_accuracy:.4f}). Slices under {report.min_count} images are flagged, not "
+                  "ranked.", ""]
+    else:
+        lines += [f"Every slice has fewer than {report.min_count} images: none is ranked.", ""]
+    lines += md.table([report.column, "images", "accuracy", "macro F1", "note"], [
+        [s.value, str(s.count), f"{s.accuracy:.4f}", f"{s.macro_f1:.4f}",
+         "worst" if s.value == report.worst else "too few images" if s.too_small else ""]
+        for s in report.slices]) + [""]
+    if (run.plots_dir / f"slices_{split}.png").is_file():
+        lines += [f"![accuracy by {report.column} on the {split} split](plots/slices_{split}.png)", ""]
     return lines
 
 
@@ -182,20 +202,19 @@ def _export_section(run: RunFolder) -> list[str]:
     lines = ["## Export benchmark", ""]
     if results.problem:
         return lines + [md.text(results.problem), ""]
-    figures, facts = results.figures, []
-    if "command" in figures:
-        created = str(figures.get("created", ""))[:16].replace("T", " ")
-        facts.append(f"Written by {md.code('keras-tl ' + str(figures['command']))}"
+    report, facts = results.report, []
+    if report.command:
+        created = (report.created or "")[:16].replace("T", " ")
+        facts.append(f"Written by {md.code('keras-tl ' + report.command)}"
                      + (f" on {md.text(created)}" if created else ""))
-    if "split" in figures:
-        facts.append(f"verified on the {md.text(figures['split'])} split ({figures.get('samples', '?')} images)")
-    if isinstance(figures.get("keras_accuracy"), (int, float)):
-        facts.append(f"Keras reference accuracy {figures['keras_accuracy']:.4f}")
+    if report.split:
+        facts.append(f"verified on the {md.text(report.split)} split ({report.samples or '?'} images)")
+    if report.keras_accuracy is not None:
+        facts.append(f"Keras reference accuracy {report.keras_accuracy:.4f}")
     failed = not_passed(results.entries)
-    artifacts = [e for e in results.entries if e.get("status") != "reference"]
+    artifacts = [e for e in results.entries if e.outcome != REFERENCE]
     if failed:
-        names = ", ".join(md.text(Path(str(e["path"])).name if e.get("path") else f"{e.get('format')} "
-                                  f"{e.get('precision')}") for e in failed)
+        names = ", ".join(md.text(e.name) for e in failed)
         facts.append(f"**{len(failed)} of {len(artifacts)} artifacts FAILED verification**: {names}")
     elif meaningful_figures(results).get("all_passed"):
         facts.append(f"all {len(artifacts)} artifacts passed verification")

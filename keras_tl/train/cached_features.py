@@ -23,6 +23,7 @@ from keras_tl.data.feature_store import FeatureStore, row_order
 from keras_tl.data.pipeline import AUTOTUNE, augments, build_augmenter
 from keras_tl.errors import ConfigError
 from keras_tl.models import FEATURES_LAYER
+from keras_tl.progress import progress
 from keras_tl.run import RunFolder
 from keras_tl.train.speed import precision_policy
 
@@ -61,19 +62,19 @@ def plan_cached_phase1(model: keras.Model, data: PreparedData, config: Experimen
     cfg = config.train
     if cfg.cache_features == "off" or cfg.phase1.epochs == 0:
         return None
-    refusal = cache_refusal(config)
+    fitted = cfg.phase1.head != "sgd"  # fitted heads need the features (the schema refuses what cannot cache)
+    refusal = config.cached_features_refusal()  # with "on", the config was refused already
     if refusal:
-        check_cache_features(config)  # with "on": an error
         log(f"phase 1: features are not cached ({refusal})")
         return None
     augmenting = augments(config.data.augment)
-    if cfg.cache_features == "auto" and augmenting and cfg.feature_views == 0:
+    if cfg.cache_features == "auto" and augmenting and cfg.feature_views == 0 and not fitted:
         log("phase 1: the base runs on every augmented batch (set train.feature_views to cache augmented views, "
             "or turn data.augment off, to train the head on cached features)")
         return None
     head, reason = head_of(model)
     if head is None:
-        if cfg.cache_features == "on":
+        if cfg.cache_features == "on" or fitted:
             raise ConfigError(f"train.cache_features: on cannot be used with this model: {reason}")
         log(f"phase 1: features are not cached ({reason})")
         return None
@@ -82,26 +83,6 @@ def plan_cached_phase1(model: keras.Model, data: PreparedData, config: Experimen
             "set train.feature_views to precompute augmented views)")
     views = cfg.feature_views if augmenting else 0
     return CachedPhase1(model, head, data, config, run, views, epoch, log)
-
-
-def cache_refusal(config: ExperimentConfig) -> str:
-    """Why the config's model cannot train phase 1 on cached features ("" if it can)."""
-    if config.model.uses_text:
-        # The text encoder is frozen in phase 1 too, but the fused head takes token ids: caching the image
-        # features alone would still run BERT in every step, and caching both is not implemented.
-        return f"model.modality: {config.model.modality} takes text; only image-only models train on cached features"
-    if config.train.distribution != "none":
-        # Each replica (or worker) would need its shard of the features in the strategy's own batch order.
-        return (f"train.distribution: {config.train.distribution}; cached features train on one device, so the "
-                "base runs in every step")
-    return ""
-
-
-def check_cache_features(config: ExperimentConfig) -> None:
-    """With train.cache_features: on, refuse (before any work) a config whose model cannot use cached features."""
-    refusal = cache_refusal(config)
-    if config.train.cache_features == "on" and refusal:
-        raise ConfigError(f"train.cache_features: on cannot be used here: {refusal}; set it to auto or off")
 
 
 def head_of(model: keras.Model) -> tuple[Optional[keras.Model], str]:
@@ -135,15 +116,28 @@ class CachedPhase1:
             self.cleanup()
             raise
 
-    def _inputs(self) -> PhaseInputs:
-        data, batch_size = self.data, self.config.data.batch_size
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
+        """Train features (every view) and targets, then val's (None without a val split), for fitted heads."""
+        features, width = self._feature_function()
+        train = self._extract(features, "train", self.train_rows, width, views=self.views)
+        targets = np.concatenate([self.data.targets("train")] * max(self.views, 1))
+        if not self.data.splits["val"]:
+            return train.array, targets, None, None
+        val = self._extract(features, "val", len(self.data.splits["val"]), width, views=0)
+        return train.array, targets, val.array, self.data.targets("val")
+
+    def _feature_function(self):
         image = self.model.inputs[0]
         extractor = keras.Model(image, self.model.get_layer(FEATURES_LAYER).output)
         # One trace for every batch size: tracing the base costs seconds, more than small sets take to run. No
         # XLA here even with train.jit_compile: compiling the base takes longer than one pass over most sets.
         features = tf.function(lambda x: extractor(x, training=False),
                                input_signature=[tf.TensorSpec((None, *image.shape[1:]), image.dtype)])
-        width = int(extractor.output.shape[-1])
+        return features, int(extractor.output.shape[-1])
+
+    def _inputs(self) -> PhaseInputs:
+        data, batch_size = self.data, self.config.data.batch_size
+        features, width = self._feature_function()
         train = self._extract(features, "train", self.train_rows, width, views=self.views)
         train_targets = np.concatenate([data.targets("train")] * max(self.views, 1))
         batches = math.ceil(len(data.splits["train"]) / batch_size)
@@ -168,7 +162,7 @@ class CachedPhase1:
 
     def _extract(self, features, split: str, rows: int, width: int, *, views: int) -> FeatureStore:
         limit = self.config.train.feature_memory_mb * 2**20
-        path = self.run.data_dir / "features" / f"{split}.npy" if rows * width * 4 > limit else None
+        path = self.run.feature_store_file(split) if rows * width * 4 > limit else None
         store = FeatureStore(rows, width, path=path)
         self.stores.append(store)
         where = f"a memory-mapped file {path}" if path else "memory"
@@ -183,7 +177,11 @@ class CachedPhase1:
         augmenter = build_augmenter(cfg.data.augment, cfg.seed) if views else None
         if augmenter is not None:
             images = images.map(lambda x: augmenter(x, training=True)).prefetch(AUTOTUNE)
-        for _ in range(max(views, 1)):  # each pass draws new augmentations: one view per pass
-            for batch in images:
-                store.append(np.asarray(features(batch), dtype="float32"))
+        def every_view():
+            for _ in range(max(views, 1)):  # each pass draws new augmentations: one view per pass
+                yield from images
+
+        total = math.ceil(len(self.data.splits[split]) / batch_size) * max(views, 1)
+        for batch in progress(every_view(), f"phase 1 features of {split}", total=total, unit="batch"):
+            store.append(np.asarray(features(batch), dtype="float32"))
         return store.finish()

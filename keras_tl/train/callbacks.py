@@ -15,33 +15,6 @@ from keras_tl.data.epoch_seeds import reset_seed_states, seed_states
 from keras_tl.run import RunFolder, atomic_write_text
 
 
-def _stem(phase: int, head_only: bool) -> str:
-    # A head trained on cached features checkpoints the head model's weights, which the full model cannot load.
-    return f"phase{phase}-head" if head_only else f"phase{phase}"
-
-
-def backup_dir(run: RunFolder, phase: int, head_only: bool = False) -> Path:
-    return run.checkpoints_dir / _stem(phase, head_only)
-
-
-def best_weights_file(run: RunFolder, phase: int, head_only: bool = False) -> Path:
-    return run.checkpoints_dir / f"{_stem(phase, head_only)}.best.weights.h5"
-
-
-def done_weights_file(run: RunFolder, phase: int) -> Path:
-    return run.checkpoints_dir / f"phase{phase}.done.weights.h5"
-
-
-def finished_dir(run: RunFolder, phase: int, head_only: bool = False) -> Path:
-    """Where a finished phase keeps its last BackupAndRestore state, so that more epochs can continue it later."""
-    return run.checkpoints_dir / f"{_stem(phase, head_only)}.finished"
-
-
-def phases_file(run: RunFolder) -> Path:
-    """Per phase: its first epoch, planned epochs and, once finished, the epochs it ran (early stop: fewer)."""
-    return run.checkpoints_dir / "phases.json"
-
-
 class EpochHistory(keras.callbacks.Callback):
     """history.csv with exactly one row per epoch, in the columns of Keras' CSVLogger.
 
@@ -151,7 +124,7 @@ def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, 
             # Keras treats a missing threshold as "anything improves", even a NaN epoch: start from the worst value.
             best = -math.inf if mode == "max" else math.inf
         callbacks.append(keras.callbacks.ModelCheckpoint(
-            str(best_weights_file(run, phase, head_only)), monitor=monitor, mode=mode, save_best_only=True,
+            str(run.best_weights_file(phase, head_only)), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True, initial_value_threshold=best))
     if patience > 0:  # without a validation split, monitor is a training metric
         callbacks.append(ResumableEarlyStopping(run.history_file, phase, phase1_epochs, monitor=monitor,
@@ -161,7 +134,7 @@ def phase_callbacks(run: RunFolder, phase: int, *, monitor: str, patience: int, 
                             step_offset=phase1_epochs * steps_per_epoch if phase == 2 else 0),
         # Resume: rerunning the same command continues from the last finished epoch of this phase. Last, so
         # that an epoch counts as finished only once its best checkpoint and history row are written.
-        keras.callbacks.BackupAndRestore(str(backup_dir(run, phase, head_only)), save_freq="epoch",
+        keras.callbacks.BackupAndRestore(str(run.backup_dir(phase, head_only)), save_freq="epoch",
                                          delete_checkpoint=False, double_checkpoint=True),
     ]
     return callbacks

@@ -66,9 +66,7 @@ def _count(weights) -> int:
 
 def boundary_index(layers: list[keras.layers.Layer], fine_tune_from: Union[int, str]) -> int:
     """Index of the first base layer to unfreeze: the top N layers (int) or the first layer of a named block."""
-    if isinstance(fine_tune_from, int):
-        if fine_tune_from < 0:
-            raise ModelError("train.phase2.fine_tune_from must be >= 0 (the number of top base layers to unfreeze)")
+    if isinstance(fine_tune_from, int):  # never negative: the schema refuses that
         return max(len(layers) - fine_tune_from, 0)
     pattern = re.compile(rf"^{re.escape(fine_tune_from)}($|[^0-9A-Za-z])")
     for i, layer in enumerate(layers):

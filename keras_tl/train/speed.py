@@ -13,7 +13,6 @@ from typing import Iterator
 import keras
 
 from keras_tl.config.schema import TrainConfig
-from keras_tl.errors import ConfigError
 from keras_tl.models.weights import assign_weights
 
 
@@ -42,15 +41,7 @@ def float32_model(model: keras.Model) -> keras.Model:
     return clone
 
 
-def check_speed_options(cfg: TrainConfig) -> None:
-    """Refuse combinations Keras would silently change (call before any work)."""
-    if cfg.jit_compile == "on" and cfg.deterministic:
-        raise ConfigError("train.jit_compile: on needs train.deterministic: false "
-                          "(TensorFlow cannot run XLA-compiled training deterministically)")
-
-
 def compile_options(cfg: TrainConfig) -> dict:
-    """Keyword arguments for ``model.compile``."""
-    check_speed_options(cfg)
+    """Keyword arguments for ``model.compile`` (the schema refuses jit_compile: on with deterministic: true)."""
     jit_compile = {"auto": "auto", "on": True, "off": False}[cfg.jit_compile]
     return {"jit_compile": jit_compile, "steps_per_execution": cfg.steps_per_execution}

@@ -11,6 +11,10 @@ or from Python::
     from edge import open_model, load_image
     model = open_model("model_int8.tflite")
     probabilities, ms = model.predict(load_image("photo.jpg", model.image_size))
+    batch = model.run({"image": images})        # [n, classes] for input dicts by name, one sample per call
+
+Inside keras_tl this is the one runtime: export verification, the benchmark and ``keras-tl predict`` on a .tflite
+or .onnx file run files through these classes too.
 """
 
 from .errors import EdgeError

@@ -1,5 +1,7 @@
 """python -m mobile_demo.edge MODEL [IMAGE|FOLDER ...] [--camera N | --video FILE] [--text "..."]
 
+A text-only model takes ``--text`` alone.
+
 Prints the top-k labels and the runtime's latency for each image or frame; the latency summary goes to stderr,
 so stdout stays one line (or one JSON object, --json) per input.
 """
@@ -37,8 +39,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="runtime threads (default: the runtime's choice)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
     args = parser.parse_args(argv)
-    if bool(args.inputs) == (args.camera is not None or args.video is not None):
-        parser.error("name image files/folders, or one of --camera/--video")
+    streams = args.camera is not None or args.video is not None
+    if (args.inputs and streams) or not (args.inputs or streams or args.text is not None):
+        parser.error("name image files/folders, or one of --camera/--video (a text-only model: --text alone)")
     if args.every < 1 or args.frames < 0 or args.top_k < 1:
         parser.error("--every and --top-k must be at least 1, --frames at least 0")
     return args
@@ -50,8 +53,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         model = open_model(args.model, args.threads)
         tokens = _tokens(model, args)
-        model.predict(np.zeros((model.image_size,) * 2 + (3,), np.float32), tokens)  # warm-up: not timed
-        for name, pixels in _inputs(args, model.image_size):
+        samples = _samples(args, model)
+        blank = None if model.image_size is None else np.zeros((model.image_size,) * 2 + (3,), np.float32)
+        model.predict(blank, tokens)  # warm-up: not timed
+        for name, pixels in samples:
             probs, ms = model.predict(pixels, tokens)
             latencies.append(ms)
             _print(name, top_k(probs, model.labels, args.top_k), ms, args.json)
@@ -74,6 +79,18 @@ def _tokens(model: EdgeModel, args) -> Optional[dict]:
     if args.text is None:
         raise EdgeError(f"{model.path.name} also takes a text ({', '.join(model.text_inputs)}): pass --text \"...\"")
     return TextEncoder.beside(model.path, args.tokenizer).encode(args.text)
+
+
+def _samples(args, model: EdgeModel) -> Iterator[tuple[str, Optional[np.ndarray]]]:
+    """(name, pixels) of each input to classify; a text-only model classifies its one text (pixels None)."""
+    images = bool(args.inputs) or args.camera is not None or args.video is not None
+    if model.image_size is None:
+        if images:
+            raise EdgeError(f"{model.path.name} takes only a text: pass --text and no images")
+        return iter([(f"text: {args.text}", None)])
+    if not images:
+        raise EdgeError(f"{model.path.name} takes an image: name image files/folders, or --camera/--video")
+    return _inputs(args, model.image_size)
 
 
 def _inputs(args, size: int) -> Iterator[tuple[str, np.ndarray]]:

@@ -33,10 +33,11 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", 
 
 
 def resize(image: Image.Image, size: int) -> np.ndarray:
-    """[size, size, 3] float32 in 0-255 from an RGB or grayscale Pillow image (grey repeated, as in training)."""
+    """[size, size, 3] float32 whole levels 0-255 from an RGB or grayscale Pillow image (grey repeated, as in
+    training, which also rounds its resize to whole levels: its image cache is uint8)."""
     channels = image.convert("RGB").split()
     resized = [np.asarray(c.convert("F").resize((size, size), Image.BILINEAR), dtype=np.float32) for c in channels]
-    return np.clip(np.stack(resized, axis=-1), 0.0, 255.0)
+    return np.round(np.clip(np.stack(resized, axis=-1), 0.0, 255.0))
 
 
 def load_image(path: str | Path, size: int) -> np.ndarray:
