@@ -26,14 +26,14 @@ import numpy as np
 
 from keras_tl.config import load_config
 from keras_tl.data import load_images, load_prepared
-from keras_tl.edge.model import open_model
-from keras_tl.export import tflite
-from keras_tl.export.tfmot import prune_run_model, saved_model, train_qat_model
+from keras_tl.export.tfmot import prune_run_model, train_qat_model
 from keras_tl.export.tfmot.finetune import split_images
 from keras_tl.export.tfmot.pipeline import gzip_size, top1_agreement
-from keras_tl.models import IMAGE_INPUT, input_size, load_trained_model
+from keras_tl.models import input_size, load_trained_model
 from keras_tl.quickstart import run_quickstart
 from keras_tl.run import RunFolder
+# The converter and runner the tests use: a model converted and run exactly as export converts and verifies.
+from tests.support.tfmot import accuracy, run_tflite, tflite_file
 
 RESULTS = Path(__file__).with_name("results")
 # The quickstart config's base, or another one with its registry defaults.
@@ -71,17 +71,17 @@ def main() -> None:
 
     def add(name: str, path: Path, outputs: Optional[np.ndarray] = None, **extra) -> None:
         artifact = path.read_bytes()
-        outputs = _outputs(path, test) if outputs is None else outputs
-        rows.append({"artifact": name, "accuracy": _accuracy(outputs, targets), "size_bytes": len(artifact),
+        outputs = run_tflite(path, test) if outputs is None else outputs
+        rows.append({"artifact": name, "accuracy": accuracy(outputs, targets), "size_bytes": len(artifact),
                      "gzip_bytes": gzip_size(artifact),
                      "top1_agreement_with_keras_fp32": top1_agreement(outputs, reference), **extra})
         print(f"{name}: accuracy {rows[-1]['accuracy']:.3f}, {len(artifact):,} bytes, gzip {rows[-1]['gzip_bytes']:,}")
 
     def qat(source, config, name: str, filename: str) -> None:
         trained = train_qat_model(source, data, config)
-        path = _tflite(trained.model, files / filename, "int8", representative, config.export.int8_image_input)
-        outputs, keras_outputs = _outputs(path, test), np.asarray(trained.model.predict(test, verbose=0))
-        add(name, path, outputs, qat_keras_accuracy=_accuracy(keras_outputs, targets),
+        path = tflite_file(trained.model, files / filename, "int8", representative, config.export.int8_image_input)
+        outputs, keras_outputs = run_tflite(path, test), np.asarray(trained.model.predict(test, verbose=0))
+        add(name, path, outputs, qat_keras_accuracy=accuracy(keras_outputs, targets),
             agreement_with_qat_keras=top1_agreement(keras_outputs, outputs))
 
     def timed(key, fn, *a, **kw):
@@ -90,17 +90,17 @@ def main() -> None:
         timings[key] = round(time.time() - start, 1)
         return out
 
-    rows.append({"artifact": "Keras fp32 (reference)", "accuracy": _accuracy(reference, targets)})
-    add("TFLite fp32", timed("convert_fp32_s", _tflite, model, files / "fp32.tflite", "fp32"))
-    add("TFLite PTQ int8", timed("convert_ptq_int8_s", _tflite, model, files / "ptq.tflite", "int8", representative))
+    rows.append({"artifact": "Keras fp32 (reference)", "accuracy": accuracy(reference, targets)})
+    add("TFLite fp32", timed("convert_fp32_s", tflite_file, model, files / "fp32.tflite", "fp32"))
+    add("TFLite PTQ int8", timed("convert_ptq_int8_s", tflite_file, model, files / "ptq.tflite", "int8", representative))
 
     no_prune = cfg.model_copy(update={"export": cfg.export.model_copy(update={"prune": None})})
     timed("qat_s", qat, model, no_prune, "TFLite QAT int8", "qat.tflite")
 
     pruned = timed("prune_s", prune_run_model, model, data, cfg)
     label = f"pruned {args.prune:.0%}"
-    add(f"TFLite fp32, {label}", _tflite(pruned.model, files / "pruned_fp32.tflite", "fp32"))
-    add(f"TFLite PTQ int8, {label}", _tflite(pruned.model, files / "pruned_ptq.tflite", "int8", representative))
+    add(f"TFLite fp32, {label}", tflite_file(pruned.model, files / "pruned_fp32.tflite", "fp32"))
+    add(f"TFLite PTQ int8, {label}", tflite_file(pruned.model, files / "pruned_ptq.tflite", "int8", representative))
     timed("prune_qat_s", qat, pruned.model, cfg, f"TFLite QAT int8, {label} (sparsity-preserving)",
           "pruned_qat.tflite")
 
@@ -119,25 +119,6 @@ def main() -> None:
     (RESULTS / f"compression{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / f"compression{suffix}.md").write_text(_markdown(report))
     print(f"wrote {RESULTS / f'compression{suffix}.md'}")
-
-
-def _tflite(model, path: Path, precision: str, representative: Optional[np.ndarray] = None,
-            int8_image_input: str = "uint8") -> Path:
-    """``model`` (Keras 3 or tf_keras) converted by export's TFLite converter, from its SavedModel, into ``path``."""
-    samples = None if representative is None else (lambda: ({IMAGE_INPUT: image[None]} for image in representative))
-    source = saved_model(model, path.with_name(path.name + ".saved_model"))
-    path.write_bytes(tflite.convert(source, precision, representative=samples, int8_image_input=int8_image_input))
-    return path
-
-
-def _outputs(path: Path, images: np.ndarray) -> np.ndarray:
-    """The file's probabilities, run as export verifies it and a device runs it (keras_tl.edge)."""
-    model = open_model(path)
-    return model.run({model.image_input.name: images})
-
-
-def _accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
-    return float(np.mean(np.argmax(outputs, axis=-1) == targets))
 
 
 def _markdown(report: dict) -> str:

@@ -29,7 +29,7 @@ class Exporter:
         self.log = log
         self.builder = ArtifactBuilder(inputs, config, work)
         self.keras = keras_predict(inputs.model)
-        self.reference = predict_all(self.keras, inputs.batches())
+        self.reference = predict_all(self.keras, inputs.batches("Keras reference"))
         # precision -> outputs of the model an artifact was converted from, when that is not inputs.model (QAT)
         self.references: dict[str, np.ndarray] = {}
         self.targets = inputs.targets()
@@ -65,7 +65,8 @@ class Exporter:
         Keras model."""
         threshold = threshold_for(spec, self.config.thresholds)
         try:
-            probs = artifact_outputs(path, spec.format, self.inputs.batches(), self.config.benchmark.threads)
+            probs = artifact_outputs(path, spec.format, self.inputs.batches(f"verifying {spec.filename}"),
+                                     self.config.benchmark.threads)
         except Exception as err:  # noqa: BLE001 - a file its runtime cannot run fails verification, with the reason
             return Verification.unrunnable(f"{spec.runtime} could not run it: {first_line(err)}", threshold)
         reference = self.references.get(spec.precision, self.reference)

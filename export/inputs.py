@@ -7,6 +7,7 @@ Texts are tokenized with the run's own tokenizer.json, exactly as in training.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Iterator
 
@@ -17,6 +18,7 @@ from keras_tl.export.errors import ExportError
 from keras_tl.config import ExperimentConfig
 from keras_tl.data import TEXT_INPUTS, load_image, load_prepared
 from keras_tl.models import IMAGE_INPUT, input_size, load_trained_model, model_input_names
+from keras_tl.progress import progress
 from keras_tl.run import RunFolder
 
 VERIFY = "verify"  # the samples artifacts are verified on (a pseudo-split of the run's data)
@@ -65,17 +67,22 @@ class RunInputs:
         paths = self.data.paths("train")
         order = np.random.default_rng(self.config.seed).permutation(len(paths))[:count]
         texts = self.data.text_inputs("train") if self.takes_text else {}
-        for index in order:
+        for index in progress(order, "calibrating int8", total=len(order), unit="image"):
             sample = {name: values[index:index + 1] for name, values in texts.items()}
             if self.takes_image:
                 sample[IMAGE_INPUT] = load_image(paths[index], self.image_size).numpy()[None]
             yield sample
 
-    def batches(self) -> Iterator[dict]:
-        """The verification images in batches, decoded and tokenized exactly as in training (no augmentation)."""
-        ds = self.data.dataset(VERIFY, image_size=self.image_size, batch_size=self.config.data.batch_size,
+    def batches(self, description: str = "") -> Iterator[dict]:
+        """The verification images in batches, decoded and tokenized exactly as in training (no augmentation);
+        with ``description``, a progress bar on a terminal."""
+        batch_size = self.config.data.batch_size
+        ds = self.data.dataset(VERIFY, image_size=self.image_size, batch_size=batch_size,
                                training=False, seed=self.config.seed, cache="none", inputs=self.input_names)
-        for inputs, _ in ds.as_numpy_iterator():
+        batches = ds.as_numpy_iterator()
+        if description:
+            batches = progress(batches, description, total=math.ceil(self.verify_count / batch_size), unit="batch")
+        for inputs, _ in batches:
             yield inputs if isinstance(inputs, dict) else {IMAGE_INPUT: inputs}
 
     def targets(self) -> np.ndarray:

@@ -10,7 +10,9 @@ from typing import Optional, Sequence
 import keras
 import numpy as np
 
-from keras_tl.data import IMAGE_EXTENSIONS, IMAGE_INPUT, TEXT_INPUTS, TextTokenizer, load_images
+from keras_tl.data import IMAGE_INPUT, TEXT_INPUTS, TextTokenizer, load_images
+from keras_tl.edge.errors import EdgeError
+from keras_tl.edge.images import image_files as edge_image_files
 from keras_tl.errors import KerasTLError
 from keras_tl.models import load_trained_model, model_input_names
 from keras_tl.run import RunFolder
@@ -72,19 +74,11 @@ class KerasPredictor:
 
 
 def image_files(inputs: Sequence[str | Path]) -> list[Path]:
-    """Expand folders into their image files; refuse anything that is not there."""
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise KerasTLError(f"input not found: {path}")
-    if not files:
-        raise KerasTLError("no image files among the inputs")
-    return files
+    """Expand folders into their image files (as the edge runner does); refuse anything that is not there."""
+    try:
+        return edge_image_files(inputs)
+    except EdgeError as err:
+        raise KerasTLError(str(err)) from None
 
 
 def top_k(probs: np.ndarray, labels: Sequence[str], k: int) -> list[tuple[str, float]]:

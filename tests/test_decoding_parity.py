@@ -6,10 +6,7 @@ installs the edge runner's folder (the rule's one copy) as keras_tl.edge."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import textwrap
 import tomllib
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from keras_tl.data import list_source, load_images, make_dataset, scan
 from mobile_demo.edge.images import load_image as edge_load_image
 from tests.helpers import draw_shape
 from tests.support.files import EXIF_ORIENTATION
+from tests.support.memory import scan_in_fresh_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 32
@@ -243,20 +241,7 @@ def test_scan_decodes_huge_pngs_one_at_a_time(tmp_path, bad_input):
         image.putpixel((i, 0), i)  # distinct files, so none is a duplicate of another
         image.save(folder / f"huge{i}.png")
     del image
-    script = textwrap.dedent(f"""
-        import resource
-        from pathlib import Path
-        from keras_tl.data.scan import scan
-        from keras_tl.data.sources import list_source
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        report = scan(list_source({str(tmp_path / "huge")!r}), Path({str(tmp_path / "conv")!r}), workers=8)
-        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-        print(len(report.converted), len(report.quarantined), round(grown_mb))
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                            env={**os.environ})
-    assert result.returncode == 0, result.stderr[-2000:]
-    converted, quarantined, grown_mb = map(int, result.stdout.split())
+    converted, quarantined, grown_mb = scan_in_fresh_process(tmp_path / "huge", tmp_path / "conv", workers=8)
     assert (converted, quarantined) == (HUGE_PNGS, 0)
     assert grown_mb < 1000, grown_mb  # one at a time: measured 420 MB for one file, 520 MB for four
     for converted_file in (tmp_path / "conv").iterdir():

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +9,7 @@ from PIL import Image, ImageDraw
 
 from keras_tl.data import list_source, scan
 from keras_tl.data.scan import in_order
+from tests.support.memory import scan_in_fresh_process
 
 LARGE = 16
 SIDE = 2000
@@ -30,21 +27,8 @@ def test_scan_memory_stays_bounded_on_many_large_images(tmp_path, bad_input):
         image.putpixel((i, 0), (i, i, i, 255))  # distinct files: no duplicates
         image.save(folder / f"big{i:02d}.png", compress_level=1)
     del image
-    script = textwrap.dedent(f"""
-        import resource
-        from pathlib import Path
-        from keras_tl.data.scan import scan
-        from keras_tl.data.sources import list_source
-        listing = list_source({str(tmp_path / "large")!r})
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        report = scan(listing, Path({str(tmp_path / "conv")!r}), workers=8, decode_pixels={SIDE * SIDE})
-        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-        print(len(report.converted), len(report.quarantined), round(grown_mb))
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                            env={**os.environ})
-    assert result.returncode == 0, result.stderr[-2000:]
-    converted, quarantined, grown_mb = map(int, result.stdout.split())
+    converted, quarantined, grown_mb = scan_in_fresh_process(tmp_path / "large", tmp_path / "conv", workers=8,
+                                                             decode_pixels=SIDE * SIDE)
     assert (converted, quarantined) == (LARGE, 0)
     assert grown_mb < 250, grown_mb
     bad_input(f"{LARGE} {SIDE}x{SIDE} RGBA PNGs scanned by 8 workers", f"peak memory grew {grown_mb} MB (< 250)")

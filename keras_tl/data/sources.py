@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from keras_tl.edge.images import IMAGE_EXTENSIONS  # the one list: the edge runner reads folders too
 from keras_tl.errors import DataError
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl"})
 
 
