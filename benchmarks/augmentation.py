@@ -29,7 +29,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.common import RESULTS_DIR, machine, print_table  # noqa: E402
+from benchmarks.common import RESULTS_DIR, machine, machine_line, print_table  # noqa: E402
 from benchmarks.input_pipeline import photo_folder  # noqa: E402
 from keras_tl.config import AugmentConfig  # noqa: E402
 from keras_tl.data import list_source, load_images, make_dataset  # noqa: E402
@@ -121,7 +121,7 @@ def main() -> None:
                "batch_size": BATCH, "augment": DEFAULT.model_dump(), "batches": args.batches,
                "warmup": args.warmup, "trials": args.trials, "photos": len(paths),
                "fused_vs_layered_difference": difference(images), "machine_before": before,
-               "load_average_after": machine()["load_average_1_5_15"], "rows": rows}
+               "machine_after": machine(), "rows": rows}
     print_table(rows, ["measured", "version", "cpu_ms_per_batch", "wall_ms_per_batch", "cpu_vs_old"])
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     import json
@@ -140,9 +140,7 @@ def markdown(payload: dict) -> str:
         f"(`time.process_time`) per batch over {payload['batches']} batches after {payload['warmup']}, median of "
         f"{payload['trials']} alternating trials. Numbers from [augmentation.json](augmentation.json).",
         "",
-        f"Measured {m['date']} on {m['cpu_count']} CPU cores ({m['processor']}, {m['gpus']} GPUs), load average "
-        f"{m['load_average_1_5_15'][0]} before and {payload['load_average_after'][0]} after; Python {m['python']}, "
-        f"TensorFlow {m['tensorflow']}, Keras {m['keras']}.",
+        machine_line(m, payload["machine_after"]),
         "",
         "| measured | version | CPU ms per batch | wall ms per batch | CPU vs old |",
         "|---|---|---|---|---|",

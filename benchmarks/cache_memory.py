@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.common import RESULTS_DIR, machine, print_table  # noqa: E402
+from benchmarks.common import RESULTS_DIR, machine, machine_line, print_table  # noqa: E402
 from benchmarks.input_pipeline import photo_folder  # noqa: E402
 from keras_tl.data import list_source, make_dataset  # noqa: E402
 from keras_tl.data.image_cache import (DISK_SHARE, MEMORY_SHARE, available_memory,  # noqa: E402
@@ -179,7 +179,7 @@ def main() -> None:
                **scan_run(png_folder(args.workdir / "pngs", args.pngs, args.side), args.workdir / "converted")}
     payload = {"benchmark": "cache_memory", "command": "python -m benchmarks.cache_memory", "image_size": SIZE,
                "cached_images": len(paths), "cache_rows": rows, "auto_60000": auto, "scan": scanned,
-               "machine_before": before, "load_average_after": machine()["load_average_1_5_15"]}
+               "machine_before": before, "machine_after": machine()}
     print_table(rows, ["cache", "bytes_per_image_disk", "bytes_per_image_memory_rss", "bytes_per_image_pixels"])
     print(auto["reason"])
     print(scanned)
@@ -193,9 +193,8 @@ def markdown(payload: dict) -> str:
     lines = [
         "# Image cache memory, data.cache: auto, and the scan",
         "",
-        f"`{payload['command']}`. Numbers from [cache_memory.json](cache_memory.json). Measured {m['date']} on "
-        f"{m['cpu_count']} CPU cores ({m['processor']}), load average {m['load_average_1_5_15'][0]} before and "
-        f"{payload['load_average_after'][0]} after; Python {m['python']}, TensorFlow {m['tensorflow']}.",
+        f"`{payload['command']}`. Numbers from [cache_memory.json](cache_memory.json). "
+        + machine_line(m, payload["machine_after"]),
         "",
         f"## Bytes per cached image at {payload['image_size']} px",
         "",

@@ -10,7 +10,7 @@ import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 RESULTS_DIR = Path(__file__).with_name("results")
 
@@ -30,6 +30,15 @@ def machine() -> dict:
         "keras": keras.__version__,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def machine_line(before: dict, after: Optional[dict] = None) -> str:
+    """The sentence every results page opens with: when, on what, and how loaded the machine was."""
+    load = (f"load average {before['load_average_1_5_15'][0]} before and {after['load_average_1_5_15'][0]} after"
+            if after else f"load average {before['load_average_1_5_15']} (1, 5, 15 minutes)")
+    return (f"Measured {before['date']} on {before['cpu_count']} CPU cores ({before['processor']}, "
+            f"{before['gpus']} GPUs); Python {before['python']}, TensorFlow {before['tensorflow']}, Keras "
+            f"{before['keras']}; {load}.")
 
 
 def _cpu_model() -> str:

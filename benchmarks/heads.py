@@ -27,11 +27,11 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from benchmarks.common import RESULTS_DIR, machine, print_table, write_results  # noqa: E402
+from benchmarks.common import RESULTS_DIR, machine, machine_line, print_table, write_results  # noqa: E402
 from benchmarks.proving_ground import CLASSES, write_manifest  # noqa: E402
 
 BACKBONE, SIZE, SEED = "efficientnet_lite0", 224, 0
-HEADS = ("sgd", "logistic", "linear_svm", "prototype")
+FITTED_HEADS = ("logistic", "linear_svm", "prototype")
 SHOTS = (1, 5, 10, 20)
 FEW_SHOT_SEEDS = 5
 
@@ -86,9 +86,8 @@ def fitted_accuracy(head: str, train: dict, val: dict, test: dict, rows: np.ndar
 
 def markdown(payload: dict) -> str:
     lines = [f"# Fitted heads, few-shot and LP-FT: {BACKBONE} (ImageNet) at {SIZE} px, Fashion-MNIST", "",
-             f"Measured {payload['measured']} on {payload['machine']['cpu_count']} CPU cores "
-             f"({payload['machine']['processor']}), TensorFlow {payload['machine']['tensorflow']}; load average "
-             f"{payload['load_average']} at the end. Accuracy on all 10,000 test images. Written by "
+             f"{machine_line(payload['machine_before'], payload['machine_after'])} Accuracy on all 10,000 test "
+             "images. Written by "
              "`python -m benchmarks.heads` (raw numbers in the .json beside this page).", "",
              "## Heads, phase 1 only (frozen base)", "",
              "| head | images per class | test accuracy | phase 1 s | head fit s | how |", "|---|---|---|---|---|---|"]
@@ -120,6 +119,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/.work/heads"))
     parser.add_argument("--skip-lpft", action="store_true")
     args = parser.parse_args()
+    before = machine()
     pool = write_manifest(args.workdir / "fmnist_1000", 1000, SEED)
     small = write_manifest(args.workdir / "fmnist_100", 100, SEED)
 
@@ -135,7 +135,7 @@ def main() -> None:
     train_f, val_f, test_f = (features(runs["logistic"], split) for split in ("train", "val", "test"))
     for per_class in (1000, 100):
         rows = per_class_subset(train_f["targets"], per_class, SEED)
-        for head in HEADS[1:]:
+        for head in FITTED_HEADS:
             accuracy, seconds = fitted_accuracy(head, train_f, val_f, test_f, rows)
             heads.append({"head": head, "per_class": per_class, "how": "fit_head on keras-tl features",
                           "test_accuracy": accuracy, "head_fit_seconds": seconds})
@@ -175,8 +175,7 @@ def main() -> None:
         goals.append(f"LP-FT (logistic head, then fine-tune) {lpft[1]['test_accuracy']:.4f} vs default "
                      f"{lpft[0]['test_accuracy']:.4f}: {100 * (lpft[1]['test_accuracy'] - lpft[0]['test_accuracy']):+.2f}"
                      " points (one seed)")
-    payload = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-               "load_average": [round(x, 2) for x in os.getloadavg()], "backbone": BACKBONE, "input_size": SIZE,
+    payload = {"machine_before": before, "machine_after": machine(), "backbone": BACKBONE, "input_size": SIZE,
                "seed": SEED, "heads": heads, "few_shot": few_shot, "lpft": lpft, "goals": goals}
     name = f"heads_{BACKBONE}_{SIZE}px"
     write_results(name, payload, heads)

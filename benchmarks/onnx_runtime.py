@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import RESULTS_DIR, machine, print_table, write_results  # noqa: E402
+from benchmarks.common import RESULTS_DIR, machine, machine_line, print_table, write_results  # noqa: E402
 from keras_tl.config.schema import BenchmarkConfig  # noqa: E402
 from keras_tl.edge.model import open_model  # noqa: E402
 from keras_tl.export.benchmark import latency_ms  # noqa: E402
@@ -115,13 +115,10 @@ def main() -> None:
 
 
 def markdown(result: dict, rows: list[dict]) -> str:
-    load = (result["machine_before"]["load_average_1_5_15"][0], result["machine_after"]["load_average_1_5_15"][0])
     lines = ["# LiteRT and ONNX Runtime on one model", "",
              f"`python -m benchmarks.onnx_runtime`: {result['model']}, {result['threads']} threads, "
-             f"{result['rounds']} interleaved rounds; measured {result['machine_before']['date']} on "
-             f"{result['machine_before']['cpu_count']} CPU cores ({result['machine_before']['processor']}) shared "
-             f"with other jobs (1-minute load {load[0]} before, {load[1]} after). Numbers from "
-             "[onnx_runtime.json](onnx_runtime.json).", "",
+             f"{result['rounds']} interleaved rounds. Numbers from [onnx_runtime.json](onnx_runtime.json). "
+             + machine_line(result["machine_before"], result["machine_after"]), "",
              "| runtime | precision | batch | session | p50 ms (median of rounds) | p50 ms (best round) |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['runtime']} | {r['precision']} | {r['batch']} | {r['session']} | {r['p50_ms_median']} | "

@@ -31,7 +31,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from benchmarks.common import RESULTS_DIR, machine, print_table, write_results  # noqa: E402
+from benchmarks.common import RESULTS_DIR, machine, machine_line, print_table, write_results  # noqa: E402
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
@@ -192,11 +192,8 @@ def markdown(payload: dict, rows: list[dict]) -> str:
     """The results as a page: the two recipes, then every artifact against the Keras fp32 model."""
     m, args = payload["machine"], payload["args"]
     lines = [f"# Proving ground: {args['backbone']} at {args['size']} px, Fashion-MNIST {args['per_class']} per class",
-             "", f"Measured {m['date']} on {m['cpu_count']} CPU cores ({m['processor']}), "
-             f"TensorFlow {m['tensorflow']}, "
-             f"Keras {m['keras']}; load average {m['load_average_1_5_15']} at the end. Accuracy on all "
-             f"{payload['test_images']:,} test images. Written by `python -m benchmarks.proving_ground` "
-             "(raw numbers in the .json and .csv beside this page).", "",
+             "", f"{machine_line(m)} Accuracy on all {payload['test_images']:,} test images. Written by "
+             "`python -m benchmarks.proving_ground` (raw numbers in the .json and .csv beside this page).", "",
              "| recipe | test accuracy | phase 1 s | phase 2 s |", "|---|---|---|---|"]
     lines += [f"| {r['recipe']} | {r['test_accuracy']:.4f} | {_num(r['phase1_seconds'], '.0f')} | "
               f"{_num(r['phase2_seconds'], '.0f')} |" for r in payload["recipes"]]

@@ -100,6 +100,10 @@ class RunFolder:
         """report.md rendered, with every image embedded."""
         return self.path / "report.html"
 
+    def split_plot_file(self, kind: str, split: str) -> Path:
+        """plots/KIND_SPLIT.png of an evaluated split: confusion, misclassified or slices."""
+        return self.plots_dir / f"{kind}_{split}.png"
+
     @property
     def predictions_dir(self) -> Path:
         return self.path / "predictions"

@@ -141,9 +141,6 @@ class PhaseConfig(Section):
                                 "default, 0.004)")
 
 
-HEADS = ("sgd", "logistic", "linear_svm", "prototype")
-
-
 class HeadPhaseConfig(PhaseConfig):
     head: Literal["sgd", "logistic", "linear_svm", "prototype"] = Field(
         "sgd", description="how phase 1 fits the output layer on the cached base features: sgd = gradient descent "
@@ -355,17 +352,13 @@ class ExperimentConfig(Section):
             return self
         # scikit-learn fits the output layer on features computed once: the model's output must be one linear
         # layer over the pooled image features.
-        clash = ""
-        if self.model.modality != "image":
-            clash = f"model.modality: {self.model.modality} (only image models train on cached features)"
-        elif self.model.multi_label:
-            clash = "model.multi_label: true (a fitted head picks one class per image)"
-        elif self.model.hidden_units:
-            clash = f"model.hidden_units: {self.model.hidden_units} (a fitted head is the output layer alone)"
-        elif self.train.cache_features == "off":
-            clash = "train.cache_features: off (a fitted head trains on cached features)"
-        elif self.train.distribution != "none":
-            clash = f"train.distribution: {self.train.distribution} (cached features train on one device)"
+        clash = (self.cached_features_refusal()
+                 or ("model.multi_label: true (a fitted head picks one class per image)" if self.model.multi_label
+                     else "")
+                 or (f"model.hidden_units: {self.model.hidden_units} (a fitted head is the output layer alone)"
+                     if self.model.hidden_units else "")
+                 or ("train.cache_features: off (a fitted head trains on cached features)"
+                     if self.train.cache_features == "off" else ""))
         if clash:
             raise ValueError(f"train.phase1.head: {head} cannot be used with {clash}; use head: sgd")
         return self

@@ -64,9 +64,9 @@ def evaluate_run(run: RunFolder, split: Optional[str] = None, *, model: Optional
     everything.root[split] = metrics
     everything.write(run.metrics_file)
     if metrics.confusion_matrix is not None:
-        plot_confusion(metrics.confusion_matrix, data.label_names, run.plots_dir / f"confusion_{split}.png")
+        plot_confusion(metrics.confusion_matrix, data.label_names, run.split_plot_file("confusion", split))
     if metrics.slices is not None:
-        plot_slices(metrics.slices, run.plots_dir / f"slices_{split}.png")
+        plot_slices(metrics.slices, run.split_plot_file("slices", split))
     rows = save_predictions(run, data, split, probs, config.data.label_separator)
-    plot_misclassified(worst_misclassified(rows), run.plots_dir / f"misclassified_{split}.png")
+    plot_misclassified(worst_misclassified(rows), run.split_plot_file("misclassified", split))
     return metrics

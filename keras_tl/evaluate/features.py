@@ -10,6 +10,7 @@ import numpy as np
 
 from keras_tl.errors import DataError, KerasTLError
 from keras_tl.data import load_prepared
+from keras_tl.evaluate.evaluator import predict_split
 from keras_tl.models import FEATURES_LAYER, input_size, load_trained_model
 from keras_tl.progress import keras_verbose
 from keras_tl.run import RunFolder
@@ -31,9 +32,8 @@ def write_features(run: RunFolder, split: str, output: Path, *, overwrite: bool 
         raise DataError(f"the {split} split of {run.path} is empty; pass another --split")
     model = load_trained_model(run.require_model())
     extractor = keras.Model(model.inputs[0], model.get_layer(FEATURES_LAYER).output)
-    images = data.dataset(split, image_size=input_size(config.model), batch_size=config.data.batch_size,
-                          training=False, seed=config.seed, cache="none")
-    features = extractor.predict(images.map(lambda x, y: x), verbose=keras_verbose())
+    features = predict_split(extractor, data, split, image_size=input_size(config.model),
+                             batch_size=config.data.batch_size, seed=config.seed, verbose=keras_verbose())
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial.npz")
     np.savez(partial, features=features.astype("float32"), targets=data.targets(split),

@@ -162,17 +162,16 @@ def _metrics_section(run: RunFolder, metrics: Metrics, preferred: str) -> list[s
     lines += md.table(["class", "precision", "recall", "f1", "support"], [
         [name, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", str(c.support)]
         for name, c in detail.per_class.items()]) + [""]
-    if (run.plots_dir / f"confusion_{split}.png").is_file():
-        lines += [f"![confusion matrix of the {split} split](plots/confusion_{split}.png)", ""]
+    lines += _figure(run, run.split_plot_file("confusion", split), f"confusion matrix of the {split} split")
     if detail.slices is not None:
         lines += _slices_section(run, detail.slices, split)
     lines += [f"### Worst misclassified ({split} split)", ""]
-    if (run.plots_dir / f"misclassified_{split}.png").is_file():
+    misclassified = run.split_plot_file("misclassified", split)
+    if misclassified.is_file():
         lines += ["Lowest probability for the true class first; caption: true label, then the prediction and its "
-                  "probability.", "",
-                  f"![worst misclassified images of the {split} split](plots/misclassified_{split}.png)", "",
-                  f"Every prediction: {md.code(run.predictions_file(split).relative_to(run.path).as_posix())}.",
-                  ""]
+                  "probability.", ""]
+        lines += _figure(run, misclassified, f"worst misclassified images of the {split} split")
+        lines += [f"Every prediction: {md.code(run.predictions_file(split).relative_to(run.path).as_posix())}.", ""]
     else:
         lines += [f"No image of the {split} split is misclassified.", ""]
     return lines
@@ -190,9 +189,13 @@ def _slices_section(run: RunFolder, report: SliceReport, split: str) -> list[str
         [s.value, str(s.count), f"{s.accuracy:.4f}", f"{s.macro_f1:.4f}",
          "worst" if s.value == report.worst else "too few images" if s.too_small else ""]
         for s in report.slices]) + [""]
-    if (run.plots_dir / f"slices_{split}.png").is_file():
-        lines += [f"![accuracy by {report.column} on the {split} split](plots/slices_{split}.png)", ""]
-    return lines
+    alt = f"accuracy by {report.column} on the {split} split"
+    return lines + _figure(run, run.split_plot_file("slices", split), alt)
+
+
+def _figure(run: RunFolder, path: Path, alt: str) -> list[str]:
+    """A Markdown image of a file in the run folder, linked relative to it (nothing when it is not there)."""
+    return [f"![{alt}]({path.relative_to(run.path).as_posix()})", ""] if path.is_file() else []
 
 
 def _export_section(run: RunFolder) -> list[str]:

@@ -74,7 +74,10 @@ def plan_cached_phase1(model: keras.Model, data: PreparedData, config: Experimen
         return None
     head, reason = head_of(model)
     if head is None:
-        if cfg.cache_features == "on" or fitted:
+        if fitted:
+            raise ConfigError(f"train.phase1.head: {cfg.phase1.head} fits on cached features, which this model "
+                              f"cannot use: {reason}; use head: sgd")
+        if cfg.cache_features == "on":
             raise ConfigError(f"train.cache_features: on cannot be used with this model: {reason}")
         log(f"phase 1: features are not cached ({reason})")
         return None
@@ -118,28 +121,29 @@ class CachedPhase1:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
         """Train features (every view) and targets, then val's (None without a val split), for fitted heads."""
-        features, width = self._feature_function()
-        train = self._extract(features, "train", self.train_rows, width, views=self.views)
-        targets = np.concatenate([self.data.targets("train")] * max(self.views, 1))
-        if not self.data.splits["val"]:
+        train, targets, val = self._stores()
+        if val is None:
             return train.array, targets, None, None
-        val = self._extract(features, "val", len(self.data.splits["val"]), width, views=0)
         return train.array, targets, val.array, self.data.targets("val")
 
-    def _feature_function(self):
+    def _stores(self) -> tuple[FeatureStore, np.ndarray, Optional[FeatureStore]]:
+        """The base features of train (every view) with their targets, and of val (None without a val split)."""
         image = self.model.inputs[0]
         extractor = keras.Model(image, self.model.get_layer(FEATURES_LAYER).output)
         # One trace for every batch size: tracing the base costs seconds, more than small sets take to run. No
         # XLA here even with train.jit_compile: compiling the base takes longer than one pass over most sets.
         features = tf.function(lambda x: extractor(x, training=False),
                                input_signature=[tf.TensorSpec((None, *image.shape[1:]), image.dtype)])
-        return features, int(extractor.output.shape[-1])
+        width = int(extractor.output.shape[-1])
+        train = self._extract(features, "train", self.train_rows, width, views=self.views)
+        targets = np.concatenate([self.data.targets("train")] * max(self.views, 1))
+        val_rows = len(self.data.splits["val"])
+        val = self._extract(features, "val", val_rows, width, views=0) if val_rows else None
+        return train, targets, val
 
     def _inputs(self) -> PhaseInputs:
         data, batch_size = self.data, self.config.data.batch_size
-        features, width = self._feature_function()
-        train = self._extract(features, "train", self.train_rows, width, views=self.views)
-        train_targets = np.concatenate([data.targets("train")] * max(self.views, 1))
+        train, train_targets, store = self._stores()
         batches = math.ceil(len(data.splits["train"]) / batch_size)
         train_ds = train.batches(self.train_order, train_targets)
         if not self.views:
@@ -147,8 +151,7 @@ class CachedPhase1:
             # steps past the end (a 64/64 bar for 32 batches) and warns that the input ran out of data.
             train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(batches))
         val, val_batches = None, batches
-        if data.splits["val"]:
-            store = self._extract(features, "val", len(data.splits["val"]), width, views=0)
+        if store is not None:
             val = store.batches(row_order(store.rows, batch_size=batch_size, training=False, seed=self.config.seed),
                                 data.targets("val"))
             val_batches = math.ceil(len(data.splits["val"]) / batch_size)

@@ -6,6 +6,7 @@ import time
 
 import keras
 import numpy as np
+from sklearn.metrics import accuracy_score, log_loss
 
 from keras_tl.config.schema import ExperimentConfig
 from keras_tl.errors import ConfigError
@@ -48,6 +49,5 @@ def _output_layer(head: keras.Model) -> keras.layers.Dense:
 
 def _metrics(head: keras.Model, features: np.ndarray, targets: np.ndarray, prefix: str) -> dict[str, float]:
     probabilities = head.predict(features, batch_size=1024, verbose=0)
-    picked = np.clip(probabilities[np.arange(len(targets)), targets], 1e-7, 1.0)
-    return {f"{prefix}accuracy": float(np.mean(probabilities.argmax(axis=1) == targets)),
-            f"{prefix}loss": float(-np.mean(np.log(picked)))}
+    return {f"{prefix}accuracy": float(accuracy_score(targets, probabilities.argmax(axis=1))),
+            f"{prefix}loss": float(log_loss(targets, probabilities, labels=np.arange(probabilities.shape[1])))}
