@@ -1,4 +1,4 @@
-"""What every benchmark shares: the machine it ran on, the easy-VQA data and base, and writing the results."""
+"""What every benchmark shares: the machine it ran on, the easy-VQA pictures, and writing the results."""
 
 from __future__ import annotations
 
@@ -69,13 +69,6 @@ def easy_vqa_folders(workdir: Path, pretrain_images: int = 2000) -> dict[str, Pa
     for part in ("train", "test"):
         shutil.rmtree(folders["shapes"] / part)
     return folders
-
-
-def pretrained_base(config, workdir: Path, epochs: int = 10, log=print) -> Path:
-    """A base pretrained from scratch on the 'pretrain' pictures: the older benchmarks' stand-in for ImageNet."""
-    from keras_tl.quickstart.pretrain import pretrain_base
-
-    return pretrain_base(config, easy_vqa_folders(workdir)["pretrain"], workdir, epochs=epochs, log=log)
 
 
 class Timer:

@@ -28,7 +28,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from benchmarks.common import RESULTS_DIR, machine, machine_line, print_table, write_results  # noqa: E402
-from benchmarks.proving_ground import CLASSES, write_manifest  # noqa: E402
+from benchmarks.fashion_mnist import CLASSES, write_manifest  # noqa: E402
 
 BACKBONE, SIZE, SEED = "efficientnet_lite0", 224, 0
 FITTED_HEADS = ("logistic", "linear_svm", "prototype")

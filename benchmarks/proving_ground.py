@@ -32,45 +32,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from benchmarks.common import RESULTS_DIR, machine, machine_line, print_table, write_results  # noqa: E402
+from benchmarks.fashion_mnist import CLASSES, write_manifest  # noqa: E402
 
-FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
-VAL_PER_CLASS = 50
 PHASE_EPOCHS = (5, 5)  # keras-tl's defaults for train.phase1.epochs / train.phase2.epochs
-
-
-def read_idx(name: str) -> np.ndarray:
-    with gzip.open(FASHION_MNIST / name, "rb") as handle:
-        data = handle.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def write_manifest(dest: Path, per_class: int, seed: int) -> Path:
-    """PNG files and manifest.csv (image, label, split) for the chosen subset."""
-    from PIL import Image
-
-    manifest = dest / "manifest.csv"
-    if manifest.is_file():
-        return manifest
-    rng = np.random.default_rng(seed)
-    train_x, train_y = read_idx("train-images-idx3-ubyte.gz"), read_idx("train-labels-idx1-ubyte.gz")
-    test_x, test_y = read_idx("t10k-images-idx3-ubyte.gz"), read_idx("t10k-labels-idx1-ubyte.gz")
-    rows = []
-    for label in range(len(CLASSES)):
-        chosen = rng.permutation(np.flatnonzero(train_y == label))[: per_class + VAL_PER_CLASS]
-        for rank, index in enumerate(chosen):
-            rows.append(("train" if rank < per_class else "val", f"train_{index}", train_x[index], label))
-    rows += [("test", f"test_{i}", image, label) for i, (image, label) in enumerate(zip(test_x, test_y))]
-    (dest / "images").mkdir(parents=True, exist_ok=True)
-    with manifest.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "label", "split"])
-        for split, name, image, label in rows:
-            Image.fromarray(image).save(dest / "images" / f"{name}.png")
-            writer.writerow([f"images/{name}.png", CLASSES[label], split])
-    return manifest
 
 
 def plain_keras_recipe(manifest: Path, backbone: str, size: int, seed: int) -> dict:

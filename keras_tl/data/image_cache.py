@@ -20,8 +20,9 @@ from typing import Optional, Sequence
 # Bump when load_image changes how pixels come out (resize method, antialiasing, clipping, dtype). 2: uint8.
 DECODE_VERSION = 2
 # auto caches in memory what fits in this share of the RAM available when training starts: the model, TensorFlow
-# and the batches in flight need the rest.
-MEMORY_SHARE = 0.5
+# and the batches in flight need the rest. A disk cache is read back through the OS page cache, so where RAM is
+# to spare it is served from memory all the same, without the process holding it (the kernel can reclaim it).
+MEMORY_SHARE = 0.25
 # ... and on disk what fits in this share of the folder's free space.
 DISK_SHARE = 0.9
 

