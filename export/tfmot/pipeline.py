@@ -32,7 +32,8 @@ from keras_tl.export.tfmot.saved_model import saved_model
 from keras_tl.export.verify import compare, predict_all
 from keras_tl.errors import KerasTLError
 from keras_tl.run_files import ExportReport
-from keras_tl.models import IMAGE_INPUT, load_trained_model
+from keras_tl.models import IMAGE_INPUT, get_backbone, load_trained_model
+from keras_tl.models.vision_transformers import is_transformer
 
 QAT_SPEC = ArtifactSpec("tflite", "qat_int8")
 
@@ -129,6 +130,21 @@ def use_exported_model(inputs: RunInputs) -> Optional[dict]:
     if section and "prune" in section and pruned_file.is_file():
         inputs.model, inputs.model_file = load_trained_model(pruned_file), pruned_file
     return section
+
+
+def refuse_transformer_compression(config) -> None:
+    """TFMOT works on tf_keras models, and the bridge rebuilds only Keras' own layers there, not keras-hub's
+    transformer blocks (TFMOT's QAT has no quantize config for attention or LayerNorm either): refused before the
+    model is even loaded."""
+    settings = config.export
+    spec = get_backbone(config.model.backbone)
+    if (settings.prune is not None or settings.qat) and config.model.uses_image and is_transformer(spec):
+        asked = " and ".join(n for n, on in (("export.prune", settings.prune is not None), ("export.qat", settings.qat))
+                             if on)
+        raise ExportError(f"{asked}: TFMOT cannot prune or quantization-aware-train the transformer base "
+                          f"{spec.name} (its keras-hub blocks cannot be rebuilt in tf_keras, which TFMOT needs); "
+                          "export it without --prune/--qat: post-training quantization works (export.quantize: "
+                          "fp16, dynamic, int8)")
 
 
 def _require_image_only(inputs: RunInputs) -> None:

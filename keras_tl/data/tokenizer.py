@@ -1,25 +1,30 @@
-"""WordPiece tokenization for the BERT text tower, with the ``tokenizers`` package (no TensorFlow needed).
+"""Tokenization for the text tower with the ``tokenizers`` package (no TensorFlow needed).
 
-The tokenizer is built once from the checkpoint's vocabulary and saved in the run folder as ``tokenizer.json``
-(the ``tokenizers`` format, with [CLS]/[SEP], truncation and padding to ``text.max_length`` inside). Training,
-evaluation, predict and an edge runner all load that one file, so they all see the same token ids.
+The tokenizer is built once from the checkpoint's own tokenizer files, in its family's way (WordPiece for BERT and
+DistilBERT, byte-level BPE for RoBERTa, SentencePiece for XLM-RoBERTa and ALBERT), and saved in the run folder as
+``tokenizer.json`` (the ``tokenizers`` format, with the family's start and end tokens, truncation and padding to
+``text.max_length`` inside). Training, evaluation, predict and an edge runner all load that one file, so they all
+see the same token ids.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence, Union
 
 import numpy as np
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers import Tokenizer
 
+from keras_tl.data.byte_bpe import byte_bpe_tokenizer
+from keras_tl.data.sentencepiece_unigram import sentencepiece_tokenizer
+from keras_tl.data.wordpiece import wordpiece_tokenizer
 from keras_tl.errors import DataError
+from keras_tl.text_checkpoint import text_family
 
 TOKEN_IDS_INPUT = "token_ids"
 PADDING_MASK_INPUT = "padding_mask"
 TEXT_INPUTS = (TOKEN_IDS_INPUT, PADDING_MASK_INPUT)
-SPECIAL_TOKENS = ("[UNK]", "[SEP]", "[CLS]", "[PAD]", "[MASK]")
+BUILDERS = {"wordpiece": wordpiece_tokenizer, "byte_bpe": byte_bpe_tokenizer, "sentencepiece": sentencepiece_tokenizer}
 
 
 class TextTokenizer:
@@ -31,21 +36,17 @@ class TextTokenizer:
         self.tokenizer = tokenizer
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Union[Path, str], max_length: int) -> "TextTokenizer":
-        """Build from a Hugging Face folder (vocab.txt), a keras-hub preset folder or a keras-hub preset name."""
-        vocab, lowercase, strip_accents = _wordpiece_settings(checkpoint)
-        missing = [token for token in SPECIAL_TOKENS if token not in vocab]
-        if missing:
-            raise DataError(f"the vocabulary of {checkpoint} lacks the BERT special tokens {', '.join(missing)}")
-        # The same pipeline as Hugging Face's BertTokenizerFast (and tokenizers' BertWordPieceTokenizer).
-        tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-        tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                                          strip_accents=strip_accents, lowercase=lowercase)
-        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tokenizer.post_processor = processors.BertProcessing(("[SEP]", vocab["[SEP]"]), ("[CLS]", vocab["[CLS]"]))
-        tokenizer.decoder = decoders.WordPiece()
+    def from_checkpoint(cls, checkpoint: Union[Path, str], max_length: int, encoder: str = "auto"
+                        ) -> "TextTokenizer":
+        """Build from a Hugging Face folder, a keras-hub preset folder or a keras-hub preset name; ``encoder`` is
+        ``text.encoder`` (auto: the family the checkpoint names)."""
+        family = text_family(checkpoint, encoder)
+        tokenizer, pad_token = BUILDERS[family.tokenization](checkpoint, family)
+        pad_id = tokenizer.token_to_id(pad_token)
+        if pad_id is None:
+            raise DataError(f"the vocabulary of {checkpoint} has no padding token {pad_token}")
         tokenizer.enable_truncation(max_length)
-        tokenizer.enable_padding(length=max_length, pad_id=vocab["[PAD]"], pad_token="[PAD]")
+        tokenizer.enable_padding(length=max_length, pad_id=pad_id, pad_token=pad_token)
         return cls(tokenizer)
 
     @classmethod
@@ -71,28 +72,3 @@ class TextTokenizer:
         ids = np.array([e.ids for e in encodings], dtype="int32").reshape(shape)
         mask = np.array([e.attention_mask for e in encodings], dtype="int32").reshape(shape)
         return {TOKEN_IDS_INPUT: ids, PADDING_MASK_INPUT: mask}
-
-
-def _wordpiece_settings(checkpoint: Union[Path, str]) -> tuple[dict[str, int], bool, bool]:
-    """(vocabulary, lowercase, strip_accents) exactly as the checkpoint was trained with."""
-    folder = Path(checkpoint)
-    if (folder / "vocab.txt").is_file():
-        # Hugging Face semantics: strip_accents unset means "strip them when lowercasing".
-        config_file = folder / "tokenizer_config.json"
-        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
-        lowercase = bool(config.get("do_lower_case", True))
-        strip_accents = config.get("strip_accents")
-        words = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
-        if words and words[-1] == "":
-            words.pop()
-        strip_accents = lowercase if strip_accents is None else bool(strip_accents)
-        return {word: i for i, word in enumerate(words)}, lowercase, strip_accents
-    import keras_hub  # keras-hub preset folders and names keep the vocabulary in their own layout
-
-    try:
-        hub_tokenizer = keras_hub.models.BertTokenizer.from_preset(str(checkpoint))
-    except Exception as err:  # noqa: BLE001 - offline downloads and foreign folders become one line
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"cannot read a BERT vocabulary from {checkpoint}: {first[:200]}") from None
-    vocab = {word: i for i, word in enumerate(hub_tokenizer.get_vocabulary())}
-    return vocab, bool(hub_tokenizer.lowercase), bool(hub_tokenizer.strip_accents)

@@ -21,9 +21,10 @@ from keras_tl.evaluate import markdown as md
 from keras_tl.evaluate.export_results import meaningful_figures, not_passed, read_export_results, table as export_table
 from keras_tl.evaluate.plots import plot_history
 from keras_tl.evaluate.report_html import write_html
-from keras_tl.models import base_layers, get_backbone, input_size, load_trained_model
+from keras_tl.models import base_layers, get_backbone, input_size, load_trained_model, text_encoder_family
 from keras_tl.run import RunFolder, atomic_write_text
 from keras_tl.run_files import REFERENCE, Metrics, SliceReport
+from keras_tl.text_checkpoint import TEXT_FAMILIES
 from keras_tl.train import history_value, read_history, trainable_per_phase
 
 
@@ -106,9 +107,11 @@ def _model_section(config, model: Optional[keras.Model], history: list[dict]) ->
     if m.uses_text:
         text = config.text
         fusion = f", {text.fusion} fusion with the image features" if m.uses_image else ""
-        lines.append(f"Text tower: BERT {md.code(text.weights)}, {text.max_length} tokens, {text.pooling} pooling, "
-                     f"projected to {text.projection_units} units{fusion}; phase 2 unfreezes its top "
-                     f"{text.fine_tune_layers} blocks at learning rate {text.learning_rate:g}.")
+        family = TEXT_FAMILIES.get(text_encoder_family(model) if model is not None else text.encoder)
+        lines.append(f"Text tower: {family.title if family else 'encoder'} {md.code(text.weights)}, "
+                     f"{text.max_length} tokens, {text.pooling} pooling, projected to {text.projection_units} "
+                     f"units{fusion}; phase 2 unfreezes its top {text.fine_tune_layers} blocks at learning rate "
+                     f"{text.learning_rate:g}.")
     if t.distribution != "none":
         lines[-1] += f" Trained with {md.code(t.distribution)} distribution ({md.code(t.lr_scaling)} LR scaling)."
     if model is None:

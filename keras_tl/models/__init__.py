@@ -13,7 +13,8 @@ from keras_tl.models.head import FEATURES_LAYER, HEAD_PREFIX, PREDICTIONS_LAYER,
 from keras_tl.models.multimodal import FUSION_LAYER, build_model, model_input_names
 from keras_tl.models.preprocessing import ChannelReverse, add_preprocessing
 from keras_tl.models.registry import BackboneSpec, get_backbone, list_backbones, register_backbone
-from keras_tl.models.text_tower import TEXT_FEATURES_LAYER, gelu_erf, text_encoder_blocks, text_encoder_layers
+from keras_tl.models.text_tower import (TEXT_FEATURES_LAYER, gelu_erf, gelu_tanh, text_encoder_blocks,
+                                       text_encoder_family, text_encoder_layers)
 from keras_tl.models.weights import assign_weights, copy_base_weights, weights_source
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "classification_head",
     "copy_base_weights",
     "gelu_erf",
+    "gelu_tanh",
     "get_backbone",
     "input_size",
     "list_backbones",
@@ -44,6 +46,7 @@ __all__ = [
     "register_backbone",
     "save_model_atomically",
     "text_encoder_blocks",
+    "text_encoder_family",
     "text_encoder_layers",
     "weights_source",
 ]

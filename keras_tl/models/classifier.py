@@ -16,6 +16,9 @@ from keras_tl.errors import KerasTLError, ModelError
 from keras_tl.models.head import HEAD_PREFIX, classification_head, pool
 from keras_tl.models.preprocessing import add_preprocessing
 from keras_tl.models.registry import BackboneSpec, get_backbone
+from keras_tl.models.vision_transformer_base import (build_transformer_features, check_transformer_config,
+                                                     transformer_input_size)
+from keras_tl.models.vision_transformers import is_transformer
 from keras_tl.models.weights import copy_base_weights, weights_source
 
 IMAGE_INPUT = "image"
@@ -24,6 +27,8 @@ OFFLINE_IMAGENET_BASE = "model.backbone: efficientnet_lite0"
 
 def input_size(cfg: ModelConfig) -> int:
     spec = get_backbone(cfg.backbone)
+    if is_transformer(spec):
+        return transformer_input_size(spec, cfg)
     size = cfg.input_size or spec.default_size
     if size < spec.min_size:
         raise ModelError(f"model.input_size={size} is too small for {spec.name}: it needs at least {spec.min_size}px")
@@ -36,6 +41,12 @@ def check_model_config(cfg: ModelConfig, *, fetch_weights: bool = True) -> None:
     if not cfg.uses_image:
         return
     spec = get_backbone(cfg.backbone)
+    if is_transformer(spec):
+        check_transformer_config(spec, cfg, fetch_weights=fetch_weights)
+        return
+    if cfg.pooling == "cls":
+        raise ModelError(f"model.pooling: cls (the class token) applies to transformer bases, not {spec.name}; "
+                         "use avg or max")
     size = input_size(cfg)
     if cfg.alpha is not None and not spec.supports_alpha:
         raise ModelError(f"model.alpha only applies to MobileNet backbones, not {spec.name}")
@@ -48,6 +59,8 @@ def check_model_config(cfg: ModelConfig, *, fetch_weights: bool = True) -> None:
 def build_image_features(cfg: ModelConfig, image: keras.KerasTensor) -> keras.KerasTensor:
     """Preprocessing + base + pooling on ``image`` (raw 0-255 RGB); returns the pooled feature vector."""
     spec = get_backbone(cfg.backbone)
+    if is_transformer(spec):
+        return build_transformer_features(spec, cfg, image)
     size = input_size(cfg)
     check_model_config(cfg, fetch_weights=False)  # the build below fetches them
     kwargs = _constructor_kwargs(spec, cfg)

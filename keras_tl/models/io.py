@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import zipfile
 from pathlib import Path
 
@@ -10,17 +11,32 @@ import keras
 from keras_tl.errors import ModelError
 from keras_tl.models import preprocessing, text_tower  # noqa: F401 - registers keras_tl objects before deserialising
 
+TRANSFORMER_LAYERS_MODULE = "keras_tl.models.vision_transformer_layers"
+
 
 def load_trained_model(path: str | Path) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
     check_keras_archive(path, "model")
+    _register_transformer_layers_if_used(path)
     try:
         return keras.saving.load_model(str(path), compile=False, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - corrupt, foreign or unsafe files all become one clear line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(f"cannot load model {path}: {first[:240]}") from None
+
+
+def _register_transformer_layers_if_used(path: Path) -> None:
+    """Transformer bases' layers register when their module is imported, which imports keras-hub (seconds):
+    only for a model whose config names them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = archive.read("config.json")
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return  # not a .keras archive: Keras explains what it cannot read
+    if TRANSFORMER_LAYERS_MODULE.encode() in config:
+        importlib.import_module(TRANSFORMER_LAYERS_MODULE)
 
 
 def check_keras_archive(path: Path, what: str) -> None:

@@ -1,6 +1,6 @@
 """One builder for image-only, text-only and image+text models (``model.modality``).
 
-Image+text follows the seed recipe: the image base's pooled features and the BERT text features are each
+Image+text follows the seed recipe: the image base's pooled features and the text encoder's features are each
 projected to a common width (``text.projection_units``), fused by concatenation or a learned gate, and classified
 by the usual head. Inputs are named ("image", "token_ids", "padding_mask") and every exported artifact keeps them.
 """
@@ -15,6 +15,7 @@ from keras_tl.models.classifier import IMAGE_INPUT, build_classifier, build_imag
 from keras_tl.models.head import classification_head
 from keras_tl.models.registry import get_backbone
 from keras_tl.models.text_tower import build_text_features
+from keras_tl.text_checkpoint import resolve_text_weights, text_family
 
 FUSION_LAYER = "tl_fusion"
 
@@ -37,7 +38,8 @@ def build_model(config: ExperimentConfig, num_classes: int) -> keras.Model:
     features = _fuse(*projected, t.fusion) if len(projected) == 2 else projected[0]
     outputs = classification_head(features, num_classes, dropout=m.dropout, hidden_units=m.hidden_units,
                                   multi_label=m.multi_label)
-    name = f"keras_tl_{get_backbone(m.backbone).name}_bert" if m.uses_image else "keras_tl_bert"
+    family = text_family(resolve_text_weights(t.weights), t.encoder).name
+    name = f"keras_tl_{get_backbone(m.backbone).name}_{family}" if m.uses_image else f"keras_tl_{family}"
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -2,6 +2,8 @@
 
 Each entry knows its default input size, the preprocessing its ImageNet weights expect (built into our model so
 exported artifacts take raw 0-255 RGB), and the default fine-tune boundary (first layer/block to unfreeze).
+Transformer bases that keras-hub builds (ViT, DeiT, DINOv2) take their architecture from their checkpoint and have
+entries of their own (vision_transformers.py); ``get_backbone`` finds either kind.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Callable, Optional
 import keras
 
 from keras_tl.errors import ModelError
+from keras_tl.models.vision_transformers import TRANSFORMERS, TransformerSpec
 
 # Preprocessing modes of keras.applications.imagenet_utils, plus "included" for bases that normalise inside.
 PREPROCESSING_MODES = ("tf", "torch", "caffe", "included")
@@ -47,17 +50,26 @@ def register_backbone(spec: BackboneSpec) -> BackboneSpec:
     return spec
 
 
-def get_backbone(name: str) -> BackboneSpec:
+def get_backbone(name: str) -> BackboneSpec | TransformerSpec:
     key = name.lower().replace("-", "").replace("_", "")
     if key in _REGISTRY:
         return _REGISTRY[key]
-    close = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; choose one of: {', '.join(list_backbones())}"
+    if key in TRANSFORMERS:
+        return TRANSFORMERS[key]
+    every = list_backbones() + list_transformer_backbones()
+    close = difflib.get_close_matches(key, every, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; choose one of: {', '.join(every)}"
     raise ModelError(f"unknown backbone '{name}'{hint}")
 
 
 def list_backbones() -> list[str]:
+    """The keras.applications-style bases (a constructor builds them at any size, with or without weights)."""
     return sorted(_REGISTRY)
+
+
+def list_transformer_backbones() -> list[str]:
+    """The keras-hub transformer bases, whose architecture comes with their checkpoint (vision_transformers.py)."""
+    return sorted(TRANSFORMERS)
 
 
 def _register_defaults() -> None:

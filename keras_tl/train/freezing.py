@@ -1,5 +1,6 @@
 """Which layers train in each phase. BatchNorm layers of the base never train: their ImageNet statistics are
-what the pretrained weights expect, and Keras 3 would update them in training mode once the base is trainable."""
+what the pretrained weights expect, and Keras 3 would update them in training mode once the base is trainable.
+Transformer bases have LayerNorm instead, which keeps no statistics: it trains with the blocks it sits in."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import keras
 
 from keras_tl.errors import ModelError
 from keras_tl.models import base_layers, get_backbone, text_encoder_blocks, text_encoder_layers
+from keras_tl.models.vision_transformer_base import block_boundary
+from keras_tl.models.vision_transformers import is_transformer
 
 
 def freeze_base(model: keras.Model) -> None:
@@ -25,7 +28,12 @@ def unfreeze_top(model: keras.Model, fine_tune_from: Optional[Union[int, str]], 
     layers = base_layers(model)
     if not layers:  # a text-only model has no image base
         return []
-    start = boundary_index(layers, fine_tune_from if fine_tune_from is not None else get_backbone(backbone).fine_tune_from)
+    spec = get_backbone(backbone)
+    boundary = fine_tune_from if fine_tune_from is not None else spec.fine_tune_from
+    if is_transformer(spec) and isinstance(boundary, int):  # a transformer's boundary counts blocks, not layers
+        start = block_boundary(spec, layers, boundary)
+    else:
+        start = boundary_index(layers, boundary)
     unfrozen = []
     for i, layer in enumerate(layers):
         trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
@@ -40,6 +48,7 @@ def unfreeze_text_top(model: keras.Model, num_blocks: int) -> list[keras.layers.
     of it, embeddings included). Returns the unfrozen layers that hold weights."""
     blocks = text_encoder_blocks(model)
     chosen = text_encoder_layers(model) if num_blocks > len(blocks) else blocks[len(blocks) - num_blocks:]
+    chosen = list({id(layer): layer for layer in chosen}.values())  # ALBERT applies one block several times
     for layer in chosen:
         layer.trainable = True
     return [layer for layer in chosen if layer.weights]

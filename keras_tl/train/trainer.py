@@ -26,6 +26,7 @@ from keras_tl.models import input_size, model_input_names
 from keras_tl.run import RunFolder, atomic_write_text
 from keras_tl.train.cached_features import PhaseInputs, plan_cached_phase1
 from keras_tl.train.fitted_phase1 import fit_phase1_head
+from keras_tl.train.zero_shot_phase1 import write_zero_shot_head
 from keras_tl.train.callbacks import EpochSeeds, phase_callbacks, read_history
 from keras_tl.train.freezing import freeze_base, unfreeze_for_fine_tuning
 from keras_tl.train.optimizers import fine_tune_optimizer, make_optimizer
@@ -89,7 +90,8 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
     train_ds = data.dataset("train", training=True, augment=config.data.augment, cache_file=cache_file("train"),
                             epoch=epoch, **common)
     val_ds = data.dataset("val", training=False, cache_file=cache_file("val"), **common) if has_val else None
-    cached = plan_cached_phase1(model, data, config, run, epoch=epoch, log=log)
+    zero_shot = cfg.phase1.head == "zeroshot"  # writes its head from the text tower: no features to cache
+    cached = None if zero_shot else plan_cached_phase1(model, data, config, run, epoch=epoch, log=log)
     steps = math.ceil(len(data.splits["train"]) / config.data.batch_size)
     class_weight = None
     if config.data.class_weights == "balanced" and not data.multi_label:
@@ -124,6 +126,9 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
         phases[str(phase)] = {"first_epoch": initial_epoch, "epochs": epochs}
         _write_phases(run, phases)
         seed_everything(config.seed + phase, cfg.deterministic)
+        if phase == 1 and zero_shot:
+            write_zero_shot_head(model, config, data.label_names, run, val_ds, log)
+            return finish_one_pass_phase(trainable)
         if phase == 1 and cfg.phase1.head != "sgd":
             return run_fitted_phase(trainable)
         fit = cached.inputs() if head_only else PhaseInputs(model, train_ds, val_ds)
@@ -164,6 +169,9 @@ def fit_two_phase(model: keras.Model, data: PreparedData, config: ExperimentConf
             fit_phase1_head(cached, config, run, log)
         finally:
             cached.cleanup()
+        return finish_one_pass_phase(trainable)
+
+    def finish_one_pass_phase(trainable: int) -> PhaseResult:
         model.save_weights(str(run.done_weights_file(1)))
         phases["1"]["epochs_run"] = 1
         _write_phases(run, phases)

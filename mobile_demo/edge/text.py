@@ -1,7 +1,9 @@
 """Token inputs of an image+text model, from the ``tokenizer.json`` shipped beside it.
 
-keras_tl saves the tokenizer it trained with (WordPiece, [CLS]/[SEP], truncation and padding to the model's
-length) in the ``tokenizers`` JSON format, so the edge encodes a text to the very ids the model was trained on.
+keras_tl saves the tokenizer it trained with (the encoder family's WordPiece, byte-level BPE or SentencePiece
+pipeline, its start and end tokens, truncation and padding to the model's length with the family's padding id) in
+the ``tokenizers`` JSON format, so the edge encodes a text to the very ids the model was trained on, whichever
+family it is.
 """
 
 from __future__ import annotations
