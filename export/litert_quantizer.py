@@ -76,7 +76,6 @@ class Int8Quantizer:
             model = pixel_valued_uint8_input(model, image_input)
         return model
 
-
     def _calibrate(self, engine, image_input: str) -> dict:
         """Activation ranges: the extremes over all samples. Quantizer.calibrate smooths per-sample extremes
         with a moving average instead, which clips whatever lies beyond a typical sample's range: on a small
