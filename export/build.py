@@ -77,7 +77,7 @@ class ArtifactBuilder:
         samples = min(cfg.representative_samples, len(self.inputs.data.paths("train")))
         details = {"quantizer": litert_quantizer.RECIPE_NAME if by_litert else "TFLiteConverter post-training",
                    "granularity": granularity, "output": "float32", "representative_samples": samples,
-                   "image_input": litert_quantizer.image_input_type(model, IMAGE_INPUT)}
+                   "image_input": tflite.image_input_type(model, IMAGE_INPUT)}
         if self.inputs.takes_text:
             details["text_tower"] = cfg.int8_text_tower
         return details

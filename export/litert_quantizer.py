@@ -21,7 +21,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from keras_tl.export.errors import ExportError, first_line
-from keras_tl.export.metadata import input_names, pack_model
+from keras_tl.export.metadata import pack_model
 from keras_tl.export.tflite import pixel_valued_uint8_input
 from keras_tl.quiet import silenced_stderr
 
@@ -114,13 +114,3 @@ def inline_buffers(tflite: bytes) -> bytes:
             buffer.offset = buffer.size = 0
             moved = True
     return pack_model(model) if moved else tflite
-
-
-def image_input_type(tflite: bytes, image_input: str) -> str:
-    model = schema.ModelT.InitFromPackedBuf(tflite, 0)
-    graph = model.subgraphs[0]
-    for name, index in zip(input_names(model), graph.inputs):
-        if name == image_input:
-            kind = graph.tensors[int(index)].type
-            return {schema.TensorType.UINT8: "uint8", schema.TensorType.INT8: "int8"}.get(kind, "float32")
-    return "float32"

