@@ -11,7 +11,8 @@ from keras_tl.export.artifacts import ArtifactSpec
 from keras_tl.export.errors import ExportError, UnsupportedOpsError, first_line
 from keras_tl.export.inputs import RunInputs
 from keras_tl.export.metadata import attach_metadata
-from keras_tl.export.text_tower import FloatScope, float_scope
+from keras_tl.export.float_scope import FloatScope, layers_pattern
+from keras_tl.export.text_tower import float_scope
 from keras_tl import __version__
 from keras_tl.quiet import silenced_stderr
 from keras_tl.config.schema import ExportConfig
@@ -56,7 +57,8 @@ class ArtifactBuilder:
         try:
             if by_litert:
                 model = self.litert_int8().quantize(granularity, image_input=IMAGE_INPUT,
-                                                    int8_image_input=cfg.int8_image_input)
+                                                    int8_image_input=cfg.int8_image_input,
+                                                    float_layers=cfg.int8_float_layers)
             elif keep_float is not None:
                 model = tflite.convert_int8_keeping_float(saved_model, representative, keep_float,
                                                           granularity=granularity)
@@ -78,6 +80,8 @@ class ArtifactBuilder:
         details = {"quantizer": litert_quantizer.RECIPE_NAME if by_litert else "TFLiteConverter post-training",
                    "granularity": granularity, "output": "float32", "representative_samples": samples,
                    "image_input": tflite.image_input_type(model, IMAGE_INPUT)}
+        if by_litert:
+            details["float_layers"] = list(cfg.int8_float_layers)
         if self.inputs.takes_text:
             details["text_tower"] = cfg.int8_text_tower
         return details
@@ -89,7 +93,7 @@ class ArtifactBuilder:
         if precision == "fp32":
             shutil.copyfile(fp32, out)
             return details
-        keep_float = self._text_tower_kept_float(precision)
+        keep_float = self._text_tower_kept_float(precision) or self._layers_kept_float()
         kept = onnx_export.quantize(fp32, out, self.inputs.representative(cfg.representative_samples),
                                     labels=self.inputs.labels, producer=PRODUCER, scratch=self.work,
                                     quant_format=cfg.onnx_quant_format, keep_float=keep_float,
@@ -100,7 +104,16 @@ class ArtifactBuilder:
             details["calibration_percentile"] = cfg.onnx_calibration_percentile
         if self.inputs.takes_text:
             details.update(text_tower=self.config.int8_text_tower, float_nodes=kept)
+        elif cfg.int8_float_layers:
+            if not kept:
+                raise ExportError(f"export.int8_float_layers: no node of the ONNX model comes from the layers "
+                                  f"{', '.join(cfg.int8_float_layers)}")
+            details.update(float_layers=list(cfg.int8_float_layers), float_nodes=kept)
         return details
+
+    def _layers_kept_float(self) -> Optional[FloatScope]:
+        layers = self.config.int8_float_layers
+        return FloatScope(layers_pattern(layers), by_weight_names=True) if layers else None
 
     def _text_tower_kept_float(self, precision: str) -> Optional[FloatScope]:
         """What of the text tower this int8 artifact keeps float (export.int8_text_tower), or None."""

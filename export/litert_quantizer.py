@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from keras_tl.export.errors import ExportError, first_line
+from keras_tl.export.float_scope import layers_pattern
 from keras_tl.export.metadata import pack_model
 from keras_tl.export.tflite import pixel_valued_uint8_input
 from keras_tl.quiet import silenced_stderr
@@ -30,8 +31,9 @@ _GRANULARITY = {"per_channel": "CHANNELWISE", "per_tensor": "TENSORWISE"}
 _CALIBRATION_THREADS = 2
 
 
-def recipe(granularity: str = "per_channel") -> list[dict]:
-    """The static int8 recipe (as the quantizer's own static_wi8_ai8 builds it) with float INPUT/OUTPUT ops."""
+def recipe(granularity: str = "per_channel", float_layers: Sequence[str] = ()) -> list[dict]:
+    """The static int8 recipe (as the quantizer's own static_wi8_ai8 builds it) with float INPUT/OUTPUT ops, and
+    float ops for the Keras layers named in ``float_layers``."""
     if granularity not in _GRANULARITY:
         raise ExportError(f"unknown int8 granularity '{granularity}'; choose from {', '.join(_GRANULARITY)}")
     int8 = {"num_bits": 8, "granularity": "TENSORWISE", "dtype": "INT", "symmetric": False}
@@ -40,7 +42,20 @@ def recipe(granularity: str = "per_channel") -> list[dict]:
              "op_config": {"activation_tensor_config": int8, "weight_tensor_config": weights,
                            "compute_precision": "INTEGER", "explicit_dequantize": False, "skip_checks": False,
                            "min_weight_elements": 0}},
-            *({"regex": ".*", "operation": op, "algorithm_key": "no_quantize"} for op in ("INPUT", "OUTPUT"))]
+            *({"regex": ".*", "operation": op, "algorithm_key": "no_quantize"} for op in ("INPUT", "OUTPUT")),
+            *({"regex": layers_pattern([name]).pattern, "operation": "*", "algorithm_key": "no_quantize"}
+              for name in float_layers)]
+
+
+def check_float_layers(tflite: bytes, float_layers: Sequence[str]) -> None:
+    """Every layer named to stay float must own an op of the file: a misspelt name would otherwise be a no-op."""
+    model = schema.ModelT.InitFromPackedBuf(tflite, 0)
+    names = [t.name.decode() if isinstance(t.name, bytes) else (t.name or "")
+             for graph in model.subgraphs for t in graph.tensors]
+    for layer in float_layers:
+        if not any(layers_pattern([layer]).search(name) for name in names):
+            raise ExportError(f"export.int8_float_layers: the model has no layer '{layer}' with ops to keep float "
+                              "(use the names model.summary() lists, a nested base's layers included)")
 
 
 class Int8Quantizer:
@@ -53,10 +68,12 @@ class Int8Quantizer:
         self._ranges: Optional[dict] = None
 
     def quantize(self, granularity: str = "per_channel", *, image_input: str = "image",
-                 int8_image_input: str = "uint8") -> bytes:
+                 int8_image_input: str = "uint8", float_layers: Sequence[str] = ()) -> bytes:
+        """``float_layers``: Keras layers whose ops stay float32 (the rest of the file is int8)."""
         from ai_edge_quantizer import quantizer
 
-        steps = recipe(granularity)
+        check_float_layers(self.fp32, float_layers)
+        steps = recipe(granularity, float_layers)
         try:
             # The quantizer's own calibration bar and size report go to fd 2 and stdout; the representative
             # samples' bar (drawn as they are decoded) shows the progress instead.

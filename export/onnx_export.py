@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from keras_tl.edge.model import ONNX_LABELS_KEY  # what the runtime reads the labels from
 from keras_tl.export.errors import ExportError, first_line
-from keras_tl.export.text_tower import FloatScope
+from keras_tl.export.float_scope import FloatScope
 from keras_tl.quiet import silenced_stderr
 
 def convert(model: keras.Model, path: Path, *, opset: int, labels: Sequence[str], producer: str,
@@ -98,9 +98,17 @@ _CALIBRATION_METHODS = {"percentile": "Percentile", "minmax": "MinMax", "entropy
 
 
 def _float_nodes(graph: onnx.GraphProto, scope: FloatScope) -> list[str]:
+    """tf2onnx renames the Conv nodes it fuses (``Conv__339``), but their weights keep the layer's name
+    (``.../Conv1_1/convolution/merged_input:0``), so a node can also be known by its weight inputs' names."""
     weights = {initializer.name for initializer in graph.initializer}
-    return [node.name for node in graph.node if scope.keeps_float(
-        node.name, node.op_type in ("MatMul", "Gather") and any(name in weights for name in node.input))]
+    kept = []
+    for node in graph.node:
+        weight_inputs = [name for name in node.input if name in weights]
+        is_weight_op = node.op_type in ("MatMul", "Gather") and bool(weight_inputs)
+        names = (node.name, *weight_inputs) if scope.by_weight_names else (node.name,)
+        if any(scope.keeps_float(name, is_weight_op) for name in names):
+            kept.append(node.name)
+    return kept
 
 
 def _write(proto: onnx.ModelProto, path: Path, labels: Sequence[str], producer: str) -> None:

@@ -2,8 +2,8 @@
 
 Full-integer int8 of a transformer encoder is not faithful: LayerNorm, softmax and GELU activations (and the
 attention mask's large negative bias) do not fit one int8 scale each. Both converters keep the layer names in their
-node names (``.../tl_bert_layer_0_1/...`` in TFLite tensor names and tf2onnx node names; every family's layers are
-``tl_<family>_*``), which is how these patterns find the tower: the encoder's layers and the text pooling on top.
+node names (``.../tl_bert_layer_0_1/...``; every family's layers are ``tl_<family>_*``, float_scope.py), which is how
+these patterns find the tower: the encoder's layers and the text pooling on top.
 
 The default ("mixed") keeps only the tower's activations float: its matmuls and embedding lookup, which hold
 nearly all of its weights, stay int8. On easy-VQA with MiniLM-L6 that file is as small as full int8 and agrees with
@@ -13,33 +13,18 @@ the Keras model as well as the all-float tower does (README, "Exporting image+te
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional
 
 import keras
 
+from keras_tl.export.float_scope import FloatScope, layers_pattern
 from keras_tl.models import TEXT_FEATURES_LAYER, text_encoder_layers
 
 
 def text_tower_pattern(model: keras.Model) -> re.Pattern | None:
     """A pattern matching the graph node names of ``model``'s text tower; None for models without one."""
     names = [layer.name for layer in text_encoder_layers(model)]
-    if not names:
-        return None
-    alternatives = "|".join(re.escape(name) for name in sorted([*names, TEXT_FEATURES_LAYER], key=len, reverse=True))
-    # Keras 3 adds "_<n>" to a layer's name scope in traced graphs; ";" joins the names of fused TFLite ops.
-    return re.compile(rf"(?:^|/)(?:{alternatives})(?:_\d+)?/")
-
-
-@dataclass(frozen=True)
-class FloatScope:
-    """The nodes an int8 export leaves float: those matching ``pattern`` (except weight ops when ``weights_int8``)."""
-
-    pattern: re.Pattern
-    weights_int8: bool
-
-    def keeps_float(self, name: str, is_weight_op: bool) -> bool:
-        return bool(self.pattern.search(name)) and not (self.weights_int8 and is_weight_op)
+    return layers_pattern([*names, TEXT_FEATURES_LAYER]) if names else None
 
 
 def float_scope(model: keras.Model, scheme: str) -> Optional[FloatScope]:

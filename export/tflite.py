@@ -18,7 +18,7 @@ from ai_edge_litert import schema_py_generated as tflite_schema
 from keras_tl.export.metadata import input_names, pack_model
 from keras_tl.quiet import silenced_stderr
 from keras_tl.export.errors import ExportError, UnsupportedOpsError, first_line
-from keras_tl.export.text_tower import FloatScope
+from keras_tl.export.float_scope import FloatScope
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 _MISSING_OP_CODES = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS")
@@ -118,7 +118,8 @@ def pixel_valued_uint8_input(tflite: bytes, image_input: str) -> bytes:
     or 255 pixel would make a uint8 value mean something other than the pixel value -- but MediaPipe and cameras
     feed raw pixels. LiteRT Quantizer's file keeps the float32 input. Both follow the input with QUANTIZE ops into
     the calibrated int8 range, which LiteRT runs from uint8 as well, so only the input's own type and parameters
-    change; an input read by any other op is left as it is.
+    change. Where a float op reads the input (the first layer kept float, export.int8_float_layers), a DEQUANTIZE
+    op in front of it turns the uint8 pixels back into float32, so the file still takes what MediaPipe feeds.
     """
     model = tflite_schema.ModelT.InitFromPackedBuf(tflite, 0)
     graph = model.subgraphs[0]
@@ -132,14 +133,51 @@ def pixel_valued_uint8_input(tflite: bytes, image_input: str) -> bytes:
                 and list(q.zeroPoint) == [0]:
             return tflite
         consumers = [op for op in graph.operators if int(index) in [int(i) for i in op.inputs]]
-        if not consumers or not all(_is_quantize(model, op) for op in consumers):
+        if not consumers or (tensor.type != tflite_schema.TensorType.FLOAT32
+                             and not all(_is_quantize(model, op) for op in consumers)):
             return tflite  # an unexpected graph: keep the input as it is rather than guess
+        float_readers = [op for op in consumers if not _is_quantize(model, op)]
+        if float_readers:
+            _read_through_dequantize(model, int(index), float_readers)
         tensor.type = tflite_schema.TensorType.UINT8
         tensor.quantization = tflite_schema.QuantizationParametersT()
         tensor.quantization.scale = np.array([1.0], dtype=np.float32)
         tensor.quantization.zeroPoint = np.array([0], dtype=np.int64)
         return pack_model(model)
     return tflite
+
+
+def _read_through_dequantize(model, index: int, readers: list) -> None:
+    """Give ``readers`` of input tensor ``index`` a float32 copy of it, made by a DEQUANTIZE op run first."""
+    graph = model.subgraphs[0]
+    source = graph.tensors[index]
+    copy = tflite_schema.TensorT()
+    copy.name = _tensor_name(model, index) + "_dequantized"
+    copy.shape = np.array(source.shape, dtype=np.int32)
+    copy.shapeSignature = None if source.shapeSignature is None else np.array(source.shapeSignature, np.int32)
+    copy.type = tflite_schema.TensorType.FLOAT32
+    copy.buffer = 0
+    graph.tensors.append(copy)
+    copy_index = len(graph.tensors) - 1
+    for op in readers:
+        op.inputs = np.array([copy_index if int(i) == index else int(i) for i in op.inputs], dtype=np.int32)
+    dequantize = tflite_schema.OperatorT()
+    dequantize.opcodeIndex = _opcode_index(model, tflite_schema.BuiltinOperator.DEQUANTIZE)
+    dequantize.inputs = np.array([index], dtype=np.int32)
+    dequantize.outputs = np.array([copy_index], dtype=np.int32)
+    graph.operators.insert(0, dequantize)
+
+
+def _opcode_index(model, builtin: int) -> int:
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return i
+    code = tflite_schema.OperatorCodeT()
+    code.builtinCode = builtin
+    code.deprecatedBuiltinCode = min(builtin, tflite_schema.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
+    code.version = 1
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
 
 
 def image_input_type(tflite: bytes, image_input: str) -> str:

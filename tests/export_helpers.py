@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from ai_edge_litert import schema_py_generated as schema
 
 from tests.helpers import (CLASSES, NO_AUGMENT, calibrate_batchnorm, draw_shape, make_image_folder,
                            tiny_config)
@@ -62,3 +63,16 @@ def negate_bytes(path: Path, values: np.ndarray) -> None:
     assert at >= 0, "the weights were not found in the file"
     data[at:at + len(needle)] = (-values).astype("<f4").tobytes()
     path.write_bytes(bytes(data))
+
+
+def op_types(content: bytes) -> dict[str, set[int]]:
+    """Builtin op name -> the tensor types of its outputs."""
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    graph = model.subgraphs[0]
+    out: dict[str, set[int]] = {}
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        name = names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+        out.setdefault(name, set()).update(graph.tensors[int(i)].type for i in op.outputs)
+    return out

@@ -153,8 +153,13 @@ def test_unknown_keys_are_matched_across_the_whole_schema(tmp_path, capsys, bad_
     ("QAT of a text model", ["export.qat=true", "model.modality=text"],
      "pruning and QAT support image-only models, not model.modality: text (models that read text cannot be "
      "rebuilt in tf_keras): export it without --prune/--qat"),
+    ("float layers with TFLiteConverter", ["export.int8_float_layers=[conv1]", "export.int8_quantizer=converter"],
+     "export.int8_float_layers needs export.int8_quantizer: litert (TFLiteConverter keeps no chosen layers float)"),
+    ("float layers of a text model", ["export.int8_float_layers=[conv1]", "model.modality=image_text"],
+     "export.int8_float_layers supports image-only models, not model.modality: image_text; export.int8_text_tower "
+     "sets what of the text tower stays float"),
 ], ids=["xla-determinism", "fractions", "fine-tune-from", "cache-text", "cache-distribution", "export-plan",
-        "qat-text"])
+        "qat-text", "float-layers-converter", "float-layers-text"])
 def test_cross_key_rules_are_refused_by_load_config(tmp_path, capsys, bad_input, case, overrides, message):
     with pytest.raises(ConfigError) as refused:
         load_config(overrides=overrides)

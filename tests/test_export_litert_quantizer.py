@@ -11,6 +11,7 @@ from keras_tl.edge.tflite_metadata import read_labels, read_metadata
 from keras_tl.export import litert_quantizer, tflite
 from keras_tl.export.errors import ExportError
 from keras_tl.export.metadata import attach_metadata
+from tests.export_helpers import op_types
 
 SIZE = 24
 
@@ -19,11 +20,11 @@ def small_convnet() -> keras.Model:
     """The shape of a mobile base: in-model rescaling, conv + BN + ReLU6, a depthwise block, pooling, softmax."""
     image = keras.Input((SIZE, SIZE, 3), name="image")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(image)
-    x = keras.layers.Conv2D(8, 3, strides=2, use_bias=False)(x)
-    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, use_bias=False, name="stem")(x)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
     x = keras.layers.ReLU(6.0)(x)
-    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
-    x = keras.layers.Conv2D(12, 1, activation="relu")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = keras.layers.Conv2D(12, 1, activation="relu", name="stem_1")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     # large output weights: the four classes' probabilities differ from image to image, so agreement can fail
     head = keras.layers.Dense(4, activation="softmax", name="tl_predictions",
@@ -62,19 +63,6 @@ def load(content: bytes, tmp_path, name: str = "model.tflite") -> TFLiteModel:
     path.write_bytes(attach_metadata(content, ["a", "b", "c", "d"], image_input="image", image_size=SIZE,
                                      name="small", description="small convnet", version="0"))
     return TFLiteModel(path)
-
-
-def op_types(content: bytes) -> dict[str, set[int]]:
-    """Builtin op name -> the tensor types of its outputs."""
-    model = schema.ModelT.InitFromPackedBuf(content, 0)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    graph = model.subgraphs[0]
-    out: dict[str, set[int]] = {}
-    for op in graph.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        name = names[max(code.builtinCode, code.deprecatedBuiltinCode)]
-        out.setdefault(name, set()).update(graph.tensors[int(i)].type for i in op.outputs)
-    return out
 
 
 def test_int8_file_takes_uint8_pixels_returns_float_and_follows_the_float_file(fp32_file, tmp_path):
@@ -129,3 +117,24 @@ def test_a_calibration_keyed_by_another_input_name_is_one_line(fp32_file):
 def test_an_unknown_granularity_is_refused():
     with pytest.raises(ExportError, match="unknown int8 granularity 'per_block'"):
         litert_quantizer.recipe("per_block")
+
+
+def test_named_layers_stay_float_and_the_rest_stays_int8(fp32_file, tmp_path):
+    quantizer = litert_quantizer.Int8Quantizer(fp32_file, calibration(200))
+    all_int8 = quantizer.quantize("per_channel")
+    # 'stem' must not also claim 'stem_bn' (folded into it anyway) or 'stem_1', traced as stem_1_1 / stem_1_2
+    mixed = quantizer.quantize("per_channel", float_layers=["stem", "dw"])
+    types = op_types(mixed)
+    assert types["DEPTHWISE_CONV_2D"] == {schema.TensorType.FLOAT32}
+    assert types["CONV_2D"] == {schema.TensorType.FLOAT32, schema.TensorType.INT8}  # stem float, stem_1 int8
+    assert types["FULLY_CONNECTED"] == {schema.TensorType.INT8}
+    assert len(mixed) > len(all_int8)  # the float ops keep float32 weights
+    model, fp32 = load(mixed, tmp_path), load(fp32_file, tmp_path, "fp32.tflite")
+    assert model.image_input.dtype == np.uint8
+    test = pixels(64, seed=2)
+    assert np.abs(model.run({"image": test}) - fp32.run({"image": test})).max() < 0.05
+
+
+def test_a_float_layer_the_model_lacks_is_one_line(fp32_file):
+    with pytest.raises(ExportError, match="export.int8_float_layers: the model has no layer 'stem_2'"):
+        litert_quantizer.Int8Quantizer(fp32_file, calibration(4)).quantize(float_layers=["stem_2"])

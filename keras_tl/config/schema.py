@@ -303,6 +303,10 @@ class ExportConfig(Section):
     int8_granularity: Literal["auto", "per_tensor", "per_channel"] = Field(
         "auto", description="full-int8 TFLite weight scales; auto: per-tensor, per-channel if that fails verification"
     )
+    int8_float_layers: list[str] = Field(
+        default_factory=list, description="layers (names as model.summary() lists them, a nested base's too) whose "
+        "ops stay float32 in the post-training int8 TFLite (LiteRT Quantizer) and ONNX files, the rest int8: the few "
+        "layers int8 hurts most (docs/compression.md shows how to find them)")
     int8_text_tower: Literal["mixed", "float", "int8"] = Field(
         "mixed", description="int8 of models that read text: mixed: the BERT tower's matmuls and embeddings int8, "
         "its activations float; float: the whole tower float; int8: all int8 (not faithful for BERT)"
@@ -336,6 +340,13 @@ class ExportConfig(Section):
     def _something_to_export(self):
         if not any(p in QUANTIZE_BY_FORMAT[f] for f in self.formats for p in self.quantize):
             raise ValueError(f"nothing to export: no format in {self.formats} has a precision in {self.quantize}")
+        return self
+
+    @model_validator(mode="after")
+    def _float_layers_need_litert_quantizer(self):
+        if self.int8_float_layers and self.int8_quantizer != "litert":
+            raise ValueError("export.int8_float_layers needs export.int8_quantizer: litert (TFLiteConverter keeps "
+                             "no chosen layers float)")
         return self
 
 
@@ -376,6 +387,14 @@ class ExperimentConfig(Section):
         if (self.export.prune is not None or self.export.qat) and self.model.modality != "image":
             raise ValueError(f"pruning and QAT support image-only models, not model.modality: {self.model.modality} "
                              "(models that read text cannot be rebuilt in tf_keras): export it without --prune/--qat")
+        return self
+
+    @model_validator(mode="after")
+    def _float_layers_need_an_image_only_model(self):
+        # Models that read text are quantized by TFLiteConverter (export.int8_text_tower keeps their tower float).
+        if self.export.int8_float_layers and self.model.modality != "image":
+            raise ValueError(f"export.int8_float_layers supports image-only models, not model.modality: "
+                             f"{self.model.modality}; export.int8_text_tower sets what of the text tower stays float")
         return self
 
     @model_validator(mode="after")
