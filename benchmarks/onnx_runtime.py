@@ -54,8 +54,8 @@ def build(work: Path) -> dict[str, Path]:
             version="0"))
     onnx_export.convert(model, files["onnx fp32"], opset=17, labels=LABELS, producer="benchmark",
                         saved_model=lambda: saved)
-    onnx_export.quantize(files["onnx fp32"], files["onnx int8"], iter(samples), labels=LABELS, producer="benchmark",
-                         scratch=work)
+    onnx_export.quantize(files["onnx fp32"], files["onnx int8"], iter(samples), samples=len(samples), labels=LABELS,
+                         producer="benchmark", scratch=work)
     return files
 
 

@@ -76,9 +76,9 @@ class ArtifactBuilder:
             name=self.inputs.run.path.name, version=__version__, description=self._description()))
         if precision != "int8":
             return {}
-        samples = min(cfg.representative_samples, len(self.inputs.data.paths("train")))
         details = {"quantizer": litert_quantizer.RECIPE_NAME if by_litert else "TFLiteConverter post-training",
-                   "granularity": granularity, "output": "float32", "representative_samples": samples,
+                   "granularity": granularity, "output": "float32",
+                   "representative_samples": self.inputs.representative_count(cfg.representative_samples),
                    "image_input": tflite.image_input_type(model, IMAGE_INPUT)}
         if by_litert:
             details["float_layers"] = list(cfg.int8_float_layers)
@@ -94,8 +94,10 @@ class ArtifactBuilder:
             shutil.copyfile(fp32, out)
             return details
         keep_float = self._text_tower_kept_float(precision) or self._layers_kept_float()
-        kept = onnx_export.quantize(fp32, out, self.inputs.representative(cfg.representative_samples),
-                                    labels=self.inputs.labels, producer=PRODUCER, scratch=self.work,
+        count = cfg.representative_samples
+        kept = onnx_export.quantize(fp32, out, self.inputs.representative(count),
+                                    samples=self.inputs.representative_count(count), labels=self.inputs.labels,
+                                    producer=PRODUCER, scratch=self.work,
                                     quant_format=cfg.onnx_quant_format, keep_float=keep_float,
                                     calibrate=cfg.onnx_calibration, percentile=cfg.onnx_calibration_percentile)
         details = {**details, "quant_format": cfg.onnx_quant_format, "per_channel": True,

@@ -60,6 +60,10 @@ class RunInputs:
     def takes_text(self) -> bool:
         return any(name in TEXT_INPUTS for name in self.input_names)
 
+    def representative_count(self, count: int) -> int:
+        """How many samples ``representative(count)`` yields."""
+        return min(count, len(self.data.paths("train")))
+
     def representative(self, count: int) -> Iterator[dict]:
         """Batch-1 input dicts of up to ``count`` train samples, a seeded random sample (calibrates int8).
 
