@@ -65,9 +65,8 @@ def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, sample
 
     ``calibrate``: percentile ranges leave out the rarest extreme activations, which min/max ranges stretch to
     (coarse steps for every other value: on a fused image+text model min/max flipped decisions the Keras model made
-    at 0.99). Nodes that ``keep_float``
-    names stay float; MatMul and Gather nodes with a weight (initializer) input are the ones that carry weights.
-    Intermediate models go to a temporary folder inside ``scratch``.
+    at 0.99). Nodes that ``keep_float`` names stay float; MatMul and Gather nodes with a weight (initializer) input
+    are the ones that carry weights. Intermediate models go to a temporary folder inside ``scratch``.
 
     Returns the number of nodes kept float."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
@@ -115,7 +114,7 @@ def quantize(fp32_path: Path, path: Path, calibration: Iterable[dict], *, sample
 
 
 _CALIBRATION_METHODS = {"percentile": "Percentile", "minmax": "MinMax", "entropy": "Entropy"}  # ORT's names
-CALIBRATION_CHUNK = 10  # samples whose activations calibration holds at once: ~0.4 GB for a 224 px MobileNetV1
+CALIBRATION_CHUNK = 10  # samples whose activations calibration holds at once (2.6 GB peak: 224 px MobileNetV1)
 
 
 def calibration_chunk(samples: int) -> int:
